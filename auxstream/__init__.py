@@ -1,0 +1,3 @@
+"""auxstream: contact-centre agent state streaming (segments, intervals, AUX detections)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from auxstream.cli import main
+
+raise SystemExit(main())
