@@ -1,0 +1,111 @@
+"""The canonical agent event (contract §1) and its validation.
+
+Validation is hand-written rather than a pydantic model because it runs once per input
+message on the hot path; the JSON Schema in ``schemas/`` documents the same rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from auxstream.domain.timefmt import DAY_MS, TimestampError, parse_ts
+
+LOGIN = "login"
+LOGOUT = "logout"
+READY = "ready"
+NOT_READY = "not_ready"
+CONTACT_START = "contact_start"
+CONTACT_END = "contact_end"
+EVENT_TYPES = frozenset({LOGIN, LOGOUT, READY, NOT_READY, CONTACT_START, CONTACT_END})
+
+MAX_ID_LEN = 128
+FUTURE_LIMIT_MS = DAY_MS
+
+
+class InvalidEvent(ValueError):
+    """An input that is not a valid agent event; the message is the dead letter's error."""
+
+
+@dataclass(slots=True)
+class AgentEvent:
+    """One agent state change as the ACD reported it, validated."""
+
+    event_id: str
+    """Unique per source; the de-duplication key."""
+    agent_id: str
+    """The agent whose state changed."""
+    ts: int
+    """Event time in epoch milliseconds (when the ACD saw the change)."""
+    type: str
+    """One of EVENT_TYPES."""
+    reason_code: str | None = None
+    """The not-ready reason code (required for not_ready, optional on login)."""
+    team: str | None = None
+    """Team, department or campaign; carried onto every output record."""
+    site: str | None = None
+    source: str | None = None
+    seq: int | None = None
+    """Optional per-agent sequence number from the ACD: orders events with equal ts."""
+
+    def order_key(self) -> tuple[int, int]:
+        return (self.ts, -1 if self.seq is None else self.seq)
+
+
+def _text(obj: dict[str, Any], name: str, *, required: bool) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        if required:
+            raise InvalidEvent(f"missing field {name!r}")
+        return None
+    if type(value) is not str:
+        raise InvalidEvent(f"field {name!r} must be a string, got {type(value).__name__}")
+    if required and not 0 < len(value) <= MAX_ID_LEN:
+        raise InvalidEvent(f"field {name!r} must be 1-{MAX_ID_LEN} characters")
+    return value
+
+
+def event_from_dict(obj: Any, newest_ts: int | None = None) -> AgentEvent:
+    """Validate a decoded JSON value as an agent event.
+
+    ``newest_ts`` is the newest event time seen so far; an event more than 24 h beyond
+    it is refused as a clock error on the ACD side rather than allowed to drag time ahead.
+    """
+    if type(obj) is not dict:
+        raise InvalidEvent(f"event must be a JSON object, got {type(obj).__name__}")
+    event_id = _text(obj, "event_id", required=True)
+    agent_id = _text(obj, "agent_id", required=True)
+    kind = obj.get("type")
+    if kind not in EVENT_TYPES:
+        if kind is None:
+            raise InvalidEvent("missing field 'type'")
+        raise InvalidEvent(f"unknown type {kind!r} (expected one of {', '.join(sorted(EVENT_TYPES))})")
+    raw_ts = obj.get("ts")
+    if type(raw_ts) is not str:
+        raise InvalidEvent("missing field 'ts'" if raw_ts is None else "field 'ts' must be a string")
+    try:
+        ts = parse_ts(raw_ts)
+    except TimestampError as exc:
+        raise InvalidEvent(str(exc)) from None
+    if newest_ts is not None and ts > newest_ts + FUTURE_LIMIT_MS:
+        raise InvalidEvent(f"ts {raw_ts} is more than 24 h after the newest event time seen")
+    reason_code = _text(obj, "reason_code", required=False)
+    if kind == NOT_READY and not reason_code:
+        raise InvalidEvent("not_ready event has no reason_code")
+    if reason_code == "":
+        reason_code = None
+    seq = obj.get("seq")
+    if seq is not None and (type(seq) is not int or seq < 0):
+        raise InvalidEvent("field 'seq' must be an integer >= 0 or null")
+    assert event_id is not None and agent_id is not None  # required=True guarantees it
+    return AgentEvent(
+        event_id,
+        agent_id,
+        ts,
+        kind,
+        reason_code,
+        _text(obj, "team", required=False),
+        _text(obj, "site", required=False),
+        _text(obj, "source", required=False),
+        seq,
+    )

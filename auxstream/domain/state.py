@@ -1,0 +1,75 @@
+"""Everything the core remembers about one agent between events.
+
+One ``AgentState`` per agent is the whole unit of state: the Faust table stores one per
+key and replay keeps one per agent in a dict, so memory grows with agents, not events.
+Times are epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from auxstream.domain.events import AgentEvent
+
+LOGGED_OUT = "logged_out"
+READY = "ready"
+NOT_READY = "not_ready"
+ON_CONTACT = "on_contact"
+STATES = (LOGGED_OUT, READY, NOT_READY, ON_CONTACT)
+
+
+@dataclass(slots=True)
+class AgentState:
+    """One agent's position in the state model plus the memory the rules need."""
+
+    agent_id: str
+    team: str | None = None
+    """The newest team the agent's events named."""
+    state: str = LOGGED_OUT
+    reason_code: str | None = None
+    since: int = 0
+    """When the current stretch began (the event that opened it)."""
+    since_event_id: str | None = None
+    chosen: bool = False
+    """The current not-ready stretch was chosen by the agent (evidence for window rules)."""
+
+    # Ordering and de-duplication.
+    committed: int | None = None
+    """Event time up to which the agent's own applied events fix its state."""
+    last_key: tuple[int, int] | None = None
+    """(ts, seq) of the newest applied event: anything older is late."""
+    last_event_id: str | None = None
+    advanced_to: int | None = None
+    """How far the watermark has carried the agent past ``committed`` (provisional)."""
+    held: list[AgentEvent] = field(default_factory=list)
+    """Events accepted but waiting out the grace window, in event-time order."""
+    seen: dict[str, int] = field(default_factory=dict)
+    """event_id -> ts of accepted events, kept for at least 24 h of event time."""
+    seen_pruned_at: int = 0
+
+    # The reporting interval being accumulated up to ``committed``.
+    iv_start: int | None = None
+    iv_ready: int = 0
+    iv_contact: int = 0
+    iv_not_ready: int = 0
+    iv_codes: dict[str, int] = field(default_factory=dict)
+    provisional: dict[int, int] = field(default_factory=dict)
+    """interval_start -> revision of intervals the watermark closed past ``committed``."""
+
+    # Per local day and code: [milliseconds, stretches ended]; the last two days only.
+    days: dict[int, dict[str, list[int]]] = field(default_factory=dict)
+    recent: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    """code -> closed stretches (start, end) ending within the last hour."""
+
+    # Rule memory.
+    occurrence_fired: bool = False
+    daily_fired: set[tuple[int, str]] = field(default_factory=set)
+    stuck_fired: bool = False
+    switches: list[tuple[int, str]] = field(default_factory=list)
+    after_contact_pending: bool = False
+    after_contact: list[tuple[int, str]] = field(default_factory=list)
+    short_stretches: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def logged_in(self) -> bool:
+        return self.state != LOGGED_OUT

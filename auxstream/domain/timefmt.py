@@ -1,0 +1,62 @@
+"""Event time as integer milliseconds since the Unix epoch, and its text forms.
+
+The core counts time in whole milliseconds so that sums are exact: interval seconds add up
+to the last millisecond, and no float drift separates replay from the stream.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MS_PER_S = 1000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+
+
+class TimestampError(ValueError):
+    """A timestamp that is not RFC 3339 with an offset."""
+
+
+def parse_ts(text: str) -> int:
+    """RFC 3339 text with an offset -> epoch milliseconds (sub-millisecond digits dropped).
+
+    A timestamp without an offset is refused: we cannot know which clock the ACD meant.
+    """
+    if len(text) < 19 or text[10] not in "Tt ":
+        raise TimestampError(f"ts {text!r} is not an RFC 3339 timestamp")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise TimestampError(f"ts {text!r} is not an RFC 3339 timestamp") from None
+    offset = parsed.utcoffset()
+    if offset is None:
+        raise TimestampError(f"ts {text!r} has no UTC offset (add Z or +hh:mm)")
+    # Exact integer arithmetic (floor to the millisecond), no float rounding.
+    delta = parsed - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+_SECOND_TEXT: dict[int, str] = {}
+_SECOND_TEXT_MAX = 200_000
+
+
+def format_ts(ms: int) -> str:
+    """Epoch milliseconds -> '2026-05-12T09:15:00.000Z' (UTC, millisecond precision).
+
+    Output records repeat the same seconds many times (a segment's end is the next one's
+    start), so the second-resolution text is memoised in a bounded table.
+    """
+    whole, frac = divmod(ms, 1000)
+    head = _SECOND_TEXT.get(whole)
+    if head is None:
+        if len(_SECOND_TEXT) >= _SECOND_TEXT_MAX:
+            _SECOND_TEXT.clear()
+        head = (_EPOCH + timedelta(seconds=whole)).strftime("%Y-%m-%dT%H:%M:%S.")
+        _SECOND_TEXT[whole] = head
+    return f"{head}{frac:03d}Z"
+
+
+def seconds(ms: int) -> float:
+    """Milliseconds -> seconds as a number rounded to the millisecond."""
+    return ms / 1000 if ms % 1000 else float(ms // 1000)
