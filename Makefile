@@ -1,0 +1,72 @@
+# auxstream developer tasks. `make help` lists them; every tool runs from .venv as `python -m ...`.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.stamp
+KAFKA := scripts/kafka.sh
+PYTEST_ARGS ?=
+
+.PHONY: help venv test test-unit test-integration lint fmt kafka-jars kafka-up kafka-down \
+        kafka-status demo bench-core clean distclean
+
+help: ## List the targets, one line each
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# The stamp is newer than pyproject.toml once the install succeeded, so the venv is only
+# rebuilt when the dependencies change.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP) ## Create .venv and install auxstream with its dev tools (only when pyproject.toml changed)
+
+test: venv kafka-jars ## Run all tests (integration tests start their own Kafka on 127.0.0.1:19092)
+	$(PY) -m pytest -q tests $(PYTEST_ARGS)
+
+# pytest exits 5 when it collects nothing; an empty unit folder is not a failure.
+test-unit: venv ## Run the unit tests only (no broker)
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] && echo "no unit tests yet"; [ $$rc -eq 5 ]; }
+
+test-integration: venv kafka-jars ## Run the integration tests only (starts a private broker)
+	$(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+lint: venv ## ruff check, ruff format --check and mypy
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy auxstream
+
+fmt: venv ## Format the code and apply ruff's safe fixes
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+kafka-jars: ## Fetch Apache Kafka's jars from Maven Central into .cache/kafka/libs (cached)
+	$(KAFKA) jars
+
+kafka-up: kafka-jars ## Start a local KRaft broker on 127.0.0.1:9092 (no-op if running)
+	$(KAFKA) up
+
+kafka-down: ## Stop the local broker started by kafka-up
+	$(KAFKA) down
+
+kafka-status: ## Say whether the local broker is running
+	$(KAFKA) status
+
+demo: venv kafka-up ## Run the demo against the local broker
+	$(PY) -m auxstream demo
+
+bench-core: venv ## Benchmark the pure engine (no broker)
+	$(PY) -m bench.core
+
+clean: ## Stop the local broker; remove its data, caches and build output (keeps .venv and jars)
+	-$(KAFKA) down
+	-KAFKA_DIR=.kafka/test $(KAFKA) down
+	rm -rf .kafka .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info out
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+distclean: clean ## clean, and also remove .venv and the fetched Kafka jars
+	rm -rf $(VENV) .cache
