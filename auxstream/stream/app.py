@@ -1,0 +1,102 @@
+"""``create_app(settings)``: the one place the Faust application is built.
+
+One agent reads the input topic and the repartition topic as a single stream of batches;
+one timer moves time. Both hand the work to the :class:`~auxstream.stream.shell.Shell`,
+whose cycle (change, send and wait, store) is what makes the worker at-least-once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from auxstream.domain.policy import Policy
+from auxstream.policy import load_policy
+from auxstream.stream.metrics import exposition, registry_for
+from auxstream.stream.settings import Settings
+from auxstream.stream.shell import Shell
+
+
+class PolicyTable(faust.GlobalTable):  # type: ignore[misc]  # faust is untyped
+    """A GlobalTable over a changelog topic of our choosing (the policy topic).
+
+    faust-streaming's assignor looks a global table's changelog up by the *default* name
+    (``<app id>-<table>-changelog``), not by the topic the table was given, and fails the
+    whole group assignment with a KeyError that aiokafka swallows: the worker then waits
+    forever. Naming the given topic here makes both agree.
+    """
+
+    def _changelog_topic_name(self) -> str:
+        return str(self.changelog_topic.get_topic_name())
+
+
+def create_app(settings: Settings, policy: Policy | None = None, policy_raw: bytes | None = None) -> faust.App:
+    """The worker's Faust app. ``policy`` (else the ``settings.policy`` file) is the starting policy;
+    ``policy_raw`` is the published message it came from, if it was published."""
+    if policy is None:
+        if settings.policy is None:
+            raise ValueError("no policy: pass one, or set settings.policy")
+        policy = load_policy(settings.policy)
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker,
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        processing_guarantee=settings.processing_guarantee,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=settings.web_port != 0,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port or 6066,
+        autodiscover=False,
+        GlobalTable=PolicyTable,
+    )
+    shell = Shell(app, settings, policy, policy_raw)
+    shell.policy_table = app.GlobalTable(
+        "policy",
+        changelog_topic=app.topic(settings.policy_topic, partitions=1, compacting=True, deleting=False,
+                                  key_serializer="raw", value_serializer="raw"),
+        partitions=1, key_type=bytes, value_type=bytes,
+        help="The published policy (auxstream policy publish).",
+    )
+    events = app.topic(settings.input_topic, settings.repartition_topic, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(events, name="agent-events")
+    async def agent_events(stream: faust.StreamT[Any]) -> None:
+        """Agent events in batches: decode, apply, send, store; Faust acks the batch after."""
+        async for batch in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+            async with shell.lock:
+                outbound = shell.receive(batch)  # decode, validate, re-key or apply; counts outcomes
+                await shell.send(outbound)  # every record on its topic, acknowledged by Kafka
+                shell.store_changed()  # only then the agents' new state
+
+    @app.timer(settings.tick_s, name="move-time")
+    async def move_time() -> None:
+        """Release events that waited out their grace, advance silent agents to the watermark."""
+        if app.rebalancing:
+            return
+        async with shell.lock:
+            shell.follow_policy()
+            await shell.read_lag()
+            outbound = shell.tick()
+            await shell.send(outbound)
+            shell.store_changed()
+        shell.report()
+
+    app.on_partitions_revoked.connect(shell.on_revoked)
+    app.on_rebalance_complete.connect(shell.on_rebalance_complete)
+
+    registry = registry_for(shell.processor.counts)
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        return web.bytes(exposition(registry), content_type="text/plain; version=0.0.4")
+
+    app.auxstream_shell = shell  # for tests and the demo's live view
+    return app

@@ -1,0 +1,264 @@
+"""One worker's agents: Kafka messages in, core transitions, records out. No Faust here.
+
+The Faust shell (:mod:`auxstream.stream.app`) hands every message to :meth:`Processor.receive`
+and calls :meth:`Processor.tick` on a timer; both return the :class:`Outbound` messages to
+produce, and leave the agents they changed in :attr:`Processor.dirty` for the shell to
+write to the table once those messages are delivered. Everything here is synchronous and
+takes the time as arguments, so it is tested without a broker or a clock.
+
+Mirrors :class:`auxstream.replay.runner.Replayer` step for step (same validation, same
+core calls, same wire records); only where time comes from differs.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import orjson
+from aiokafka.partitioner import murmur2
+
+from auxstream import records
+from auxstream.domain import engine
+from auxstream.domain.events import EVENT_TYPES, InvalidEvent, event_from_dict
+from auxstream.domain.outputs import INVALID, LATE, CheckIn, DeadLetter, Detection, Outcome, Output
+from auxstream.domain.policy import Policy
+from auxstream.domain.state import AgentState
+from auxstream.stream.counts import Counts
+from auxstream.stream.watermark import HeldAgents, Source, Watermark
+
+REPARTITION = "repartition"
+"""Outbound.record of an event sent on to the repartition topic."""
+ORIGIN_HEADER = "auxstream-origin"
+"""Header of a re-keyed event: where it was first read (for its dead letter, if any)."""
+MAX_EVENT_BYTES = 64 * 1024
+"""An agent event is a few hundred bytes; a larger value is refused unparsed (and fits a dead letter whole)."""
+
+
+def home_partition(agent_id: str, partitions: int) -> int:
+    """The partition an agent's state lives on: Kafka's default partitioner on the agent_id key."""
+    return (murmur2(agent_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+@dataclass(slots=True)
+class Inbound:
+    """One Kafka message as the shell read it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    origin: tuple[str, int, int] | None = None
+    """(topic, partition, offset) the message was first read from, for a re-keyed event."""
+
+
+@dataclass(slots=True)
+class Outbound:
+    """One message to produce."""
+
+    record: str
+    """Record name of ``records.KINDS`` (the output topic), or REPARTITION."""
+    key: bytes | None
+    value: bytes
+    partition: int | None = None
+    """Explicit partition (re-keyed events go to their agent's home partition)."""
+    headers: list[tuple[str, bytes]] | None = None
+
+
+@dataclass
+class Processor:
+    """The agents of the partitions this worker owns, and the time that moves them."""
+
+    policy: Policy
+    partitions: int
+    input_topic: str
+    repartition_topic: str
+    watermark: Watermark
+    load: Callable[[str], AgentState | None] = lambda agent_id: None
+    """Reads an agent's stored state on a cache miss (the table)."""
+    states: dict[str, AgentState] = field(default_factory=dict)
+    dirty: dict[str, int] = field(default_factory=dict)
+    """agent_id -> home partition of agents changed since the shell last stored them."""
+    counts: Counts = field(default_factory=Counts)
+    owned: set[int] = field(default_factory=set)
+    newest_ts: int | None = None
+    held: HeldAgents = field(default_factory=HeldAgents)
+    _home: dict[str, int] = field(default_factory=dict)
+    _due: list[tuple[int, str]] = field(default_factory=list)
+    _due_at: dict[str, int] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ messages
+    def receive(self, msg: Inbound, now: float) -> list[Outbound]:
+        """Handle one input message: dead letter, re-key, or apply to its agent."""
+        source: Source = (msg.topic, msg.partition)
+        value = msg.value
+        if value is None:
+            return self._invalid(msg, source, now, "tombstone: the message has no value")
+        if len(value) > MAX_EVENT_BYTES:
+            return self._invalid(msg, source, now, f"message of {len(value):,} bytes is over the {MAX_EVENT_BYTES:,}-byte limit")
+        try:
+            obj = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            return self._invalid(msg, source, now, f"not JSON: {exc}")
+        try:
+            event = event_from_dict(obj, self.newest_ts)
+        except InvalidEvent as exc:
+            kind = obj.get("type") if isinstance(obj, dict) else None
+            return self._invalid(msg, source, now, str(exc), kind if kind in EVENT_TYPES else "unknown")
+        if self.newest_ts is None or event.ts > self.newest_ts:
+            self.newest_ts = event.ts
+        self.watermark.observe(source, msg.offset, event.ts, now)
+        agent_key = event.agent_id.encode()
+        home = self.home(event.agent_id)
+        if msg.topic == self.repartition_topic:
+            self.watermark.arrived(event.event_id)
+        elif msg.key != agent_key or msg.partition != home:
+            self.watermark.forwarded(event.event_id, event.ts, now)
+            self.counts.rekeyed += 1
+            origin = orjson.dumps([msg.topic, msg.partition, msg.offset])
+            return [Outbound(REPARTITION, agent_key, value, home, [(ORIGIN_HEADER, origin)])]
+        state = self._state(event.agent_id)
+        _, outputs = engine.apply(state, event, self.policy)
+        out: list[Outbound] = []
+        late = self._route(outputs, out)
+        if late is not None:
+            out.append(self._dead_letter(LATE, late, msg, agent_key))
+        self._changed(state, home, now)
+        return out
+
+    def _invalid(self, msg: Inbound, source: Source, now: float, error: str, kind: str = "unknown") -> list[Outbound]:
+        self.watermark.observe(source, msg.offset, None, now)
+        self.counts.event(kind, INVALID)
+        return [self._dead_letter(INVALID, error, msg, msg.key)]
+
+    def _dead_letter(self, reason: str, error: str, msg: Inbound, key: bytes | None) -> Outbound:
+        topic, partition, offset = msg.origin or (msg.topic, msg.partition, msg.offset)
+        record = DeadLetter(reason, error, records.raw_text(msg.value), topic, partition, offset)
+        self.counts.dead_letter(reason)
+        return Outbound("deadletters", key, records.dumps(records.dead_letter(record)))
+
+    # ------------------------------------------------------------------ time
+    def tick(self, now: float, now_ms: int) -> list[Outbound]:
+        """Release what waited out its grace on the wall clock, then advance due agents."""
+        out: list[Outbound] = []
+        caught_up = {p: self.watermark.caught_up(p) for p in self.owned}
+        for agent_id in self.held.due(now, self.policy.grace_s, caught_up):
+            state = self.states.get(agent_id)
+            if state is None or not state.held:
+                continue
+            _, outputs = engine.release(state, self.policy)
+            self._route(outputs, out)
+            self._changed(state, self.home(agent_id), now)
+        mark = self.watermark.value(now, now_ms)
+        if mark is not None:
+            self._advance_due(mark, out)
+        return out
+
+    def _advance_due(self, mark: int, out: list[Outbound]) -> None:
+        due = self._due
+        while due and due[0][0] <= mark:
+            at, agent_id = heapq.heappop(due)
+            if self._due_at.get(agent_id) != at:
+                continue
+            del self._due_at[agent_id]
+            state = self.states.get(agent_id)
+            if state is None:
+                continue
+            _, outputs = engine.advance(state, mark, self.policy)
+            self._route(outputs, out)
+            self.dirty[agent_id] = self.home(agent_id)
+            self._reschedule(state)
+
+    # ------------------------------------------------------------------ ownership
+    def assign(self, partitions: Iterable[int], stored: Iterable[AgentState], now: float) -> None:
+        """Take over ``partitions`` with their stored agents (after the table recovered)."""
+        self.owned = set(partitions)
+        self.watermark.assign(
+            [(topic, p) for p in sorted(self.owned) for topic in (self.input_topic, self.repartition_topic)], now
+        )
+        for state in stored:
+            home = self.home(state.agent_id)
+            if home not in self.owned:
+                continue
+            self.states[state.agent_id] = state
+            self.held.update(state.agent_id, home, bool(state.held), now)
+            self._reschedule(state)
+
+    def revoke(self, partitions: Iterable[int]) -> None:
+        """Forget the agents of ``partitions``: another worker owns them now."""
+        gone = set(partitions)
+        self.owned -= gone
+        self.held.drop_partitions(gone)
+        for agent_id in [a for a in self.states if self.home(a) in gone]:
+            del self.states[agent_id]
+            self.dirty.pop(agent_id, None)
+            self._due_at.pop(agent_id, None)
+
+    def set_policy(self, policy: Policy) -> None:
+        """Switch to a new policy: thresholds, grace and what is due may all change."""
+        self.policy = policy
+        self.watermark.grace_s = policy.grace_s
+        self._due.clear()
+        self._due_at.clear()
+        for state in self.states.values():
+            self._reschedule(state)
+
+    def take_dirty(self) -> list[tuple[int, AgentState]]:
+        """The changed agents with their home partition; the shell stores them."""
+        changed = [(partition, self.states[agent_id]) for agent_id, partition in self.dirty.items()
+                   if agent_id in self.states]
+        self.dirty.clear()
+        return changed
+
+    def home(self, agent_id: str) -> int:
+        home = self._home.get(agent_id)
+        if home is None:
+            home = self._home[agent_id] = home_partition(agent_id, self.partitions)
+        return home
+
+    # ------------------------------------------------------------------ helpers
+    def _state(self, agent_id: str) -> AgentState:
+        state = self.states.get(agent_id)
+        if state is None:
+            state = self.load(agent_id) or engine.new_agent(agent_id)
+            self.states[agent_id] = state
+        return state
+
+    def _changed(self, state: AgentState, home: int, now: float) -> None:
+        self.dirty[state.agent_id] = home
+        self.held.update(state.agent_id, home, bool(state.held), now)
+        self._reschedule(state)
+
+    def _reschedule(self, state: AgentState) -> None:
+        at = engine.next_due(state, self.policy)
+        if at is None:
+            self._due_at.pop(state.agent_id, None)
+        elif self._due_at.get(state.agent_id) != at:
+            self._due_at[state.agent_id] = at
+            heapq.heappush(self._due, (at, state.agent_id))
+
+    def _route(self, outputs: list[Output], out: list[Outbound]) -> str | None:
+        """Append each output as a wire record; return the error if the event itself was late."""
+        late: str | None = None
+        counts = self.counts
+        for item in outputs:
+            kind = type(item)
+            if kind is Outcome:
+                assert isinstance(item, Outcome)
+                counts.event(item.event.type, item.outcome)
+                if item.outcome == LATE:
+                    late = item.error
+                continue
+            name, convert = records.KINDS[kind]
+            counts.records[name] += 1
+            if kind is Detection:
+                assert isinstance(item, Detection)
+                counts.detections[(item.rule, item.team or "")] += 1
+            elif kind is CheckIn:
+                assert isinstance(item, CheckIn)
+                counts.checkins[item.team or ""] += 1
+            key = item.agent_id.encode()  # type: ignore[union-attr]  # every output but Outcome names its agent
+            out.append(Outbound(name, key, records.dumps(convert(item))))
+        return late
