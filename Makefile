@@ -64,7 +64,7 @@ bench-core: venv ## Benchmark the pure engine (no broker)
 
 clean: ## Stop the local broker; remove its data, caches and build output (keeps .venv and jars)
 	-$(KAFKA) down
-	-KAFKA_DIR=.kafka/test $(KAFKA) down
+	-for dir in .kafka/test/*/; do [ -d "$$dir" ] && KAFKA_DIR="$$dir" $(KAFKA) down; done
 	rm -rf .kafka .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info out
 	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 

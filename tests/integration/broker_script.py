@@ -1,44 +1,86 @@
 """The tests' private broker, driven through scripts/kafka.sh (the same script as `make kafka-up`).
 
-Its own folder (.kafka/test) and ports (19092/19093, or AUXSTREAM_TEST_KAFKA_PORT and the port
-after it) keep it apart from a developer's broker on 9092.
+Each test session gets its own broker: its own folder under .kafka/test and two free loopback
+ports, so sessions running side by side (several people in one checkout, a CI clone next to a
+working copy) never share or stop each other's broker, and a developer's broker on 9092 is left
+alone. AUXSTREAM_TEST_KAFKA_PORT pins the listener port (the controller takes the next one).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_SCRIPT = ROOT / "scripts" / "kafka.sh"
-TEST_KAFKA_DIR = ROOT / ".kafka" / "test"
-TEST_PORT = int(os.environ.get("AUXSTREAM_TEST_KAFKA_PORT", "19092"))
-TEST_BOOTSTRAP = f"127.0.0.1:{TEST_PORT}"
+TEST_KAFKA_ROOT = ROOT / ".kafka" / "test"
 
 
-def run_kafka_script(command: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
-    """Run `scripts/kafka.sh COMMAND` for the test broker; never raises on a non-zero exit."""
-    env = {
-        **os.environ,
-        "KAFKA_DIR": str(TEST_KAFKA_DIR),
-        "KAFKA_PORT": str(TEST_PORT),
-        "KAFKA_CONTROLLER_PORT": str(TEST_PORT + 1),
-    }
-    return subprocess.run(
-        [str(KAFKA_SCRIPT), command],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
+@dataclass(frozen=True)
+class ScriptBroker:
+    """One broker managed by scripts/kafka.sh."""
+
+    kafka_dir: Path
+    """Its config, data, pid file and log."""
+    port: int
+    """PLAINTEXT listener on 127.0.0.1."""
+    controller_port: int
+    """KRaft controller listener on 127.0.0.1."""
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def run(self, command: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+        """Run `scripts/kafka.sh COMMAND` for this broker; never raises on a non-zero exit."""
+        env = {
+            **os.environ,
+            "KAFKA_DIR": str(self.kafka_dir),
+            "KAFKA_PORT": str(self.port),
+            "KAFKA_CONTROLLER_PORT": str(self.controller_port),
+        }
+        return subprocess.run(
+            [str(KAFKA_SCRIPT), command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+
+    def log_tail(self, lines: int = 50) -> str:
+        """The end of the broker's log, for failure messages."""
+        log = self.kafka_dir / "kafka.log"
+        if not log.exists():
+            return f"(no broker log at {log})"
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        return f"last {len(tail)} lines of {log}:\n" + "\n".join(tail)
+
+    def remove(self) -> None:
+        """Delete the broker's folder (after it stopped)."""
+        shutil.rmtree(self.kafka_dir, ignore_errors=True)
 
 
-def log_tail(lines: int = 50) -> str:
-    """The end of the test broker's log, for failure messages."""
-    log = TEST_KAFKA_DIR / "kafka.log"
-    if not log.exists():
-        return f"(no broker log at {log})"
-    tail = log.read_text(errors="replace").splitlines()[-lines:]
-    return f"last {len(tail)} lines of {log}:\n" + "\n".join(tail)
+def new_session_broker() -> ScriptBroker:
+    """A not yet started broker with a folder and ports of its own."""
+    pinned = os.environ.get("AUXSTREAM_TEST_KAFKA_PORT")
+    if pinned:
+        port, controller_port = int(pinned), int(pinned) + 1
+    else:
+        port, controller_port = _free_port(), _free_port()
+    kafka_dir = TEST_KAFKA_ROOT / f"session-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    return ScriptBroker(kafka_dir=kafka_dir, port=port, controller_port=controller_port)
+
+
+def _free_port() -> int:
+    # The kernel picks an unused loopback port; the broker binds it a moment later. Another
+    # process could take it in between, in which case kafka.sh says the port is in use.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -1,8 +1,8 @@
 """Integration tests run against a real Kafka broker on 127.0.0.1.
 
-The session starts its own private broker with scripts/kafka.sh (see broker_script.py) and
-stops it at the end. Set AUXSTREAM_TEST_BROKER=host:port to use a broker you already run
-instead. A broker that cannot start fails the tests; it never skips them.
+The session starts a private broker with scripts/kafka.sh (see broker_script.py) and stops it
+at the end. Set AUXSTREAM_TEST_BROKER=host:port to use a broker you already run instead.
+A broker that cannot start fails the tests; it never skips them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.broker_script import TEST_BOOTSTRAP, log_tail, run_kafka_script
+from tests.integration.broker_script import ScriptBroker, new_session_broker
 
 HERE = Path(__file__).resolve().parent
 
@@ -29,27 +29,42 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def kafka_broker() -> Iterator[str]:
-    """Bootstrap servers (`127.0.0.1:PORT`) of a running broker, for the whole session."""
-    external = os.environ.get("AUXSTREAM_TEST_BROKER")
-    if external:
-        yield external
+def script_broker() -> Iterator[ScriptBroker | None]:
+    """The broker this session started, or None when AUXSTREAM_TEST_BROKER names another."""
+    if os.environ.get("AUXSTREAM_TEST_BROKER"):
+        yield None
         return
+    broker = new_session_broker()
     try:
         # The script bounds its own wait for the broker; this only guards against a hang.
-        started = run_kafka_script("up", timeout_s=600)
+        started = broker.run("up", timeout_s=600)
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"scripts/kafka.sh up hung: {exc}\n{log_tail()}", pytrace=False)
+        broker.run("down", timeout_s=60)
+        pytest.fail(f"scripts/kafka.sh up hung: {exc}\n{broker.log_tail()}", pytrace=False)
     if started.returncode != 0:
+        # The folder stays behind with the whole log in it. The script prints the log's tail
+        # when the broker itself failed; add it when the script stopped before that.
+        output = started.stdout + started.stderr
+        tail = "" if "last 50 lines" in output else "\n" + broker.log_tail()
         pytest.fail(
             f"could not start the test broker (scripts/kafka.sh up exited {started.returncode}):"
-            f"\n{started.stdout}{started.stderr}\n{log_tail()}",
+            f"\n{output}{tail}",
             pytrace=False,
         )
     try:
-        yield TEST_BOOTSTRAP
+        yield broker
     finally:
-        run_kafka_script("down", timeout_s=60)
+        stopped = broker.run("down", timeout_s=60)
+        if stopped.returncode == 0:
+            broker.remove()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(script_broker: ScriptBroker | None) -> str:
+    """Bootstrap servers (`127.0.0.1:PORT`) of a running broker, for the whole session."""
+    if script_broker is None:
+        return os.environ["AUXSTREAM_TEST_BROKER"]
+    return script_broker.bootstrap
 
 
 @pytest.fixture

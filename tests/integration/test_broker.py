@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.integration.broker_script import run_kafka_script
+from tests.integration.broker_script import ScriptBroker
 from tests.integration.kafka_helpers import consume_count, create_topics, produce
 
 
@@ -21,13 +19,11 @@ async def test_produce_consume_round_trip(kafka_broker: str, unique_topic: str) 
     assert [r.offset for r in records] == list(range(len(sent)))
 
 
-@pytest.mark.skipif(
-    bool(os.environ.get("AUXSTREAM_TEST_BROKER")),
-    reason="AUXSTREAM_TEST_BROKER points at a broker this session did not start",
-)
-def test_script_reports_the_broker_running(kafka_broker: str) -> None:
-    status = run_kafka_script("status", timeout_s=30)
+def test_script_reports_the_broker_running(script_broker: ScriptBroker | None) -> None:
+    if script_broker is None:
+        pytest.skip("AUXSTREAM_TEST_BROKER names a broker this session did not start")
+    status = script_broker.run("status", timeout_s=30)
 
     assert status.returncode == 0, status.stdout + status.stderr
     assert status.stdout.startswith("running:")
-    assert kafka_broker in status.stdout
+    assert script_broker.bootstrap in status.stdout
