@@ -55,8 +55,8 @@ class Calendar:
         """The instant (epoch ms) of local midnight opening ``day``."""
         start = self._day_start.get(day)
         if start is None:
-            local = datetime.combine(_EPOCH_DATE + timedelta(days=day), datetime.min.time())
-            aware = local.replace(tzinfo=self.tz)
+            local = _EPOCH_DATE + timedelta(days=day)
+            aware = datetime(local.year, local.month, local.day, tzinfo=self.tz)
             start = int((aware - _EPOCH).total_seconds() * 1000)
             self._day_start[day] = start
         return start

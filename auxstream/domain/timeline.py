@@ -189,7 +189,9 @@ def next_due(st: AgentState, policy: Policy, cal: Calendar) -> int | None:
                     due = min(due, crossing + 1)
                     break
     elif st.iv_start is not None and (st.iv_ready or st.iv_contact or st.iv_not_ready):
-        due = st.iv_start + cal.interval_ms
+        # The interval the agent logged out in still has to close, unless it already has.
+        if st.iv_start + cal.interval_ms > base:
+            due = st.iv_start + cal.interval_ms
     if due is not None and st.held and due > st.held[0].ts:
         return None
     return due
