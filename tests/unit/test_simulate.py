@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from auxstream.simulate import Manifest, SimPolicy, SimulationConfig, load_policy, simulate
 from auxstream.simulate import cli as simulate_cli
-from auxstream.simulate.generator import _agent_stream, assign_profiles, merge_by_time
+from auxstream.simulate.generator import agent_stream, assign_profiles, merge_by_time
 
 START = datetime(2026, 5, 12, 7, 0, tzinfo=UTC)
 TYPES = {"login", "logout", "ready", "not_ready", "contact_start", "contact_end"}
@@ -128,7 +128,7 @@ def test_windowed_merge_equals_heapq_merge() -> None:
 
     def streams() -> list[Any]:
         m = Manifest()
-        return [_agent_stream(config, i, profiles.get(i), i == 0, m) for i in range(40)]
+        return [agent_stream(config, i, profiles.get(i), i == 0, m) for i in range(40)]
 
     expected = [d.line for d in heapq.merge(*streams())]
     assert [d.line for d in merge_by_time(streams(), window_s=600)] == expected
