@@ -16,12 +16,15 @@ help: ## List the targets, one line each
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # The stamp is newer than pyproject.toml once the install succeeded, so the venv is only
-# rebuilt when the dependencies change.
+# rebuilt when the dependencies change. The lock keeps two makes in one checkout from
+# installing into the same .venv at once.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	@touch $@
+	@mkdir -p .cache
+	flock .cache/venv.lock sh -c '\
+	  $(PYTHON) -m venv $(VENV) && \
+	  $(PY) -m pip install --quiet --upgrade pip && \
+	  $(PY) -m pip install --quiet -e ".[dev]" && \
+	  touch $@'
 
 venv: $(STAMP) ## Create .venv and install auxstream with its dev tools (only when pyproject.toml changed)
 

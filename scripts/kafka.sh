@@ -97,10 +97,13 @@ cmd_jars() {
     write_pom
     # Fill a temporary folder and rename it, so an interrupted fetch never looks complete.
     rm -rf "$LIBS.tmp"
+    # Maven's output goes to a file, shown only when it fails.
     # shellcheck disable=SC2086 # KAFKA_MVN_ARGS is a list of words on purpose
-    mvn -q -B -Dstyle.color=never ${KAFKA_MVN_ARGS:-} -f "$CACHE/pom.xml" "$DEPENDENCY_PLUGIN:copy-dependencies" \
-        -DincludeScope=runtime -DoutputDirectory="$LIBS.tmp"
-    rm -rf "$LIBS"
+    mvn -B -Dstyle.color=never ${KAFKA_MVN_ARGS:-} -f "$CACHE/pom.xml" \
+        "$DEPENDENCY_PLUGIN:copy-dependencies" -DincludeScope=runtime \
+        -DoutputDirectory="$LIBS.tmp" >"$CACHE/mvn.log" 2>&1 ||
+        { tail -n 60 "$CACHE/mvn.log" >&2; die "mvn could not fetch Kafka $KAFKA_VERSION (log: $CACHE/mvn.log)"; }
+    rm -rf "$LIBS" "$CACHE"/*.jsa # an archive of classes is only valid for the jars it saw
     mv "$LIBS.tmp" "$LIBS"
     echo "$KAFKA_VERSION" >"$stamp"
     say "$(find "$LIBS" -name '*.jar' | wc -l) jars in ${LIBS#"$ROOT"/}"
@@ -186,13 +189,14 @@ format_storage() {
 
 # Class-data sharing: the first broker records the classes it loaded when it stops, later ones
 # map that archive instead of loading ~4000 classes from jars, which halves start-up on a busy
-# two-core machine (about 8 s to 4 s). The archive is only valid for the same jars and JVM,
-# hence the name. A broker without it dumps to a private file that `down` renames into place,
-# so two brokers stopping at once never write the same file.
+# two-core machine (about 8 s to 4 s). An archive is only valid for the JVM and the jars that
+# made it, so both are in its name. A broker without one dumps to a private file that `down`
+# renames into place, so two brokers stopping at once never write the same file.
 cds_archive() {
-    local java_bin
+    local java_bin key
     java_bin="$(readlink -f "$(command -v java)")"
-    echo "$CACHE/kafka-$KAFKA_VERSION-$(echo "$java_bin $(stat -c %Y "$java_bin")" | cksum | cut -d' ' -f1).jsa"
+    key="$java_bin $(stat -c %Y "$java_bin") $(stat -c %Y "$LIBS/.kafka-version")"
+    echo "$CACHE/kafka-$KAFKA_VERSION-$(echo "$key" | cksum | cut -d' ' -f1).jsa"
 }
 
 cds_flag() {
@@ -279,6 +283,7 @@ stop_pid() { # pid
     if kill -0 "$pid" 2>/dev/null; then
         say "broker (pid $pid) ignored SIGTERM for 30s; killing it"
         kill -KILL "$pid" 2>/dev/null || true
+        rm -f "$KAFKA_DIR/classes.jsa" # may be half written
     fi
     rm -f "$PID_FILE"
     keep_cds_archive
