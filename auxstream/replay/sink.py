@@ -33,7 +33,9 @@ class SortedFile:
         self.count = 0
 
     def add(self, key: SortKey, line: bytes) -> None:
-        self._buffer.append((key, line))
+        # ``line + b"\n"`` also makes a compact copy: orjson's own result can carry
+        # kilobytes of spare capacity, which a buffer of 200,000 lines cannot afford.
+        self._buffer.append((key, line + b"\n"))
         self.count += 1
         if len(self._buffer) >= self._spill_at:
             self._spill()
@@ -51,11 +53,11 @@ class SortedFile:
         self._buffer.sort()
         with open(self.path, "wb") as out:
             if not self._runs:
-                out.writelines(line + b"\n" for _, line in self._buffer)
+                out.writelines(line for _, line in self._buffer)
             else:
                 streams = [_read_run(run) for run in self._runs]
                 merged = heapq.merge(iter(self._buffer), *streams)
-                out.writelines(line + b"\n" for _, line in merged)
+                out.writelines(line for _, line in merged)
         for run in self._runs:
             run.unlink(missing_ok=True)
         self._buffer = []

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench-core` (the engine alone) and, later, the streaming harness."""
