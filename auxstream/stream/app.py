@@ -63,6 +63,11 @@ def create_app(settings: Settings, policy: Policy | None = None, policy_raw: byt
         changelog_topic=app.topic(settings.policy_topic, partitions=1, compacting=True, deleting=False,
                                   key_serializer="raw", value_serializer="raw"),
         partitions=1, key_type=bytes, value_type=bytes,
+        # Written from outside (policy publish), not by the workers: every worker must keep
+        # reading it after recovery, also the one that holds its partition as an active one.
+        # Faust resumes an active-only changelog partition after recovery only for a table
+        # with recovery_buffer_size=1 (faust/tables/recovery.py; cf. robinhood/faust#541).
+        recovery_buffer_size=1,
         help="The published policy (auxstream policy publish).",
     )
     events = app.topic(settings.input_topic, settings.repartition_topic, key_serializer="raw", value_serializer="raw")

@@ -81,7 +81,8 @@ async def publish(settings: Settings, path: Path) -> Policy:
 async def read_published(settings: Settings) -> Published | None:
     """The newest published policy, or None when nothing was ever published (the topic must exist)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False, request_timeout_ms=15_000
+        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest",
+        request_timeout_ms=15_000,
     )
     try:
         await consumer.start()
@@ -92,10 +93,11 @@ async def read_published(settings: Settings) -> Published | None:
     try:
         tp = TopicPartition(settings.policy_topic, 0)
         consumer.assign([tp])
+        start = (await consumer.beginning_offsets([tp]))[tp]
         end = (await consumer.end_offsets([tp]))[tp]
-        if end == 0:
+        if end <= start:
             return None
-        await consumer.seek_to_beginning(tp)
+        consumer.seek(tp, start)  # explicit: seek_to_beginning can lose a race with the initial reset
         latest: tuple[bytes | None, int] | None = None
         while True:  # compacted: a handful of records; the last one for our key wins
             batch = await consumer.getmany(tp, timeout_ms=1000)
