@@ -17,7 +17,7 @@ import hashlib
 from bisect import insort
 
 from auxstream.domain import rules, timeline
-from auxstream.domain.calendar import calendar_for
+from auxstream.domain.calendar import Calendar, calendar_for
 from auxstream.domain.events import CONTACT_END, CONTACT_START, LOGIN, LOGOUT, NOT_READY, AgentEvent
 from auxstream.domain.outputs import APPLIED, DUPLICATE, LATE, NOOP, CheckIn, Duration, Outcome, Output, Segment
 from auxstream.domain.policy import Policy
@@ -46,19 +46,26 @@ def apply(state: AgentState, event: AgentEvent, policy: Policy) -> Step:
         out.append(Outcome(event, LATE, "late: older than an event already applied for this agent"))
         return state, out
     state.seen[event.event_id] = event.ts
-    insort(state.held, event, key=AgentEvent.order_key)
-    newest = max(held.ts for held in state.held)
-    cutoff = newest - int(policy.grace_s * 1000)
-    while state.held and state.held[0].ts <= cutoff:
-        _apply_released(state, state.held.pop(0), policy, out)
+    held = state.held
+    if not held or held[-1].order_key() <= key:
+        held.append(event)
+    else:
+        insort(held, event, key=AgentEvent.order_key)
+    # Held events are in event-time order, so the newest is the last one.
+    cutoff = held[-1].ts - int(policy.grace_s * 1000)
+    if held[0].ts <= cutoff:
+        cal = calendar_for(policy.timezone, policy.interval_minutes)
+        while held and held[0].ts <= cutoff:
+            _apply_released(state, held.pop(0), policy, cal, out)
     return state, out
 
 
 def release(state: AgentState, policy: Policy) -> Step:
     """Apply every held event now (grace expired, or the input ended)."""
     out: list[Output] = []
+    cal = calendar_for(policy.timezone, policy.interval_minutes)
     while state.held:
-        _apply_released(state, state.held.pop(0), policy, out)
+        _apply_released(state, state.held.pop(0), policy, cal, out)
     return state, out
 
 
@@ -100,8 +107,7 @@ def _target(state: AgentState, event: AgentEvent, policy: Policy) -> tuple[str, 
     return READY, None
 
 
-def _apply_released(state: AgentState, event: AgentEvent, policy: Policy, out: list[Output]) -> None:
-    cal = calendar_for(policy.timezone, policy.interval_minutes)
+def _apply_released(state: AgentState, event: AgentEvent, policy: Policy, cal: Calendar, out: list[Output]) -> None:
     ts = event.ts
     if state.committed is None:
         state.committed = ts
@@ -118,8 +124,8 @@ def _apply_released(state: AgentState, event: AgentEvent, policy: Policy, out: l
     state.stuck_fired = False
     changed = new_state != state.state or new_code != state.reason_code
     if changed:
-        _close_stretch(state, ts, event.event_id, policy, out)
-        _open_stretch(state, event, new_state, new_code, policy, out)
+        _close_stretch(state, ts, event.event_id, policy, cal, out)
+        _open_stretch(state, event, new_state, new_code, policy, cal, out)
     out.append(Outcome(event, APPLIED if changed else NOOP, None, implicit, unknown))
     if state.advanced_to is not None and state.advanced_to > ts:
         if changed:
@@ -130,7 +136,9 @@ def _apply_released(state: AgentState, event: AgentEvent, policy: Policy, out: l
     _forget_old(state, ts)
 
 
-def _close_stretch(state: AgentState, end: int, end_event_id: str, policy: Policy, out: list[Output]) -> None:
+def _close_stretch(
+    state: AgentState, end: int, end_event_id: str, policy: Policy, cal: Calendar, out: list[Output]
+) -> None:
     if state.state == LOGGED_OUT:
         return
     duration = end - state.since
@@ -147,7 +155,6 @@ def _close_stretch(state: AgentState, end: int, end_event_id: str, policy: Polic
                        state.since_event_id, end_event_id))
     if state.state != NOT_READY_STATE or code is None:
         return
-    cal = calendar_for(policy.timezone, policy.interval_minutes)
     day = cal.day_of(end - 1)
     start = state.since
     while True:
@@ -159,11 +166,16 @@ def _close_stretch(state: AgentState, end: int, end_event_id: str, policy: Polic
             break
         start = piece_end
     state.days[day][code][1] += 1
-    recent = state.recent.setdefault(code, [])
+    recent = state.recent.get(code)
+    if recent is None:
+        recent = state.recent[code] = []
     recent.append((state.since, end))
     hour_ago = end - HOUR_MS
-    recent[:] = [(s, e) for s, e in recent if e > hour_ago]
-    last_hour = sum(min(e, end) - max(s, hour_ago) for s, e in recent)
+    while recent[0][1] <= hour_ago:
+        del recent[0]
+    last_hour = 0
+    for s, e in recent:
+        last_hour += e - (s if s > hour_ago else hour_ago)
     today = state.days[day][code]
     out.append(Duration(state.agent_id, state.team, cal.day_text(day), code, today[0], today[1], last_hour, end))
     if state.chosen and state.since_event_id is not None:
@@ -171,9 +183,9 @@ def _close_stretch(state: AgentState, end: int, end_event_id: str, policy: Polic
 
 
 def _open_stretch(
-    state: AgentState, event: AgentEvent, new_state: str, new_code: str | None, policy: Policy, out: list[Output]
+    state: AgentState, event: AgentEvent, new_state: str, new_code: str | None, policy: Policy, cal: Calendar,
+    out: list[Output],
 ) -> None:
-    cal = calendar_for(policy.timezone, policy.interval_minutes)
     if state.state == LOGGED_OUT and state.iv_start is None:
         state.iv_start = cal.interval_start(event.ts)
     state.state = new_state

@@ -23,6 +23,9 @@ MAX_ID_LEN = 128
 FUTURE_LIMIT_MS = DAY_MS
 
 
+_OPTIONAL_TEXT = (str, type(None))
+
+
 class InvalidEvent(ValueError):
     """An input that is not a valid agent event; the message is the dead letter's error."""
 
@@ -98,14 +101,12 @@ def event_from_dict(obj: Any, newest_ts: int | None = None) -> AgentEvent:
     if seq is not None and (type(seq) is not int or seq < 0):
         raise InvalidEvent("field 'seq' must be an integer >= 0 or null")
     assert event_id is not None and agent_id is not None  # required=True guarantees it
-    return AgentEvent(
-        event_id,
-        agent_id,
-        ts,
-        kind,
-        reason_code,
-        _text(obj, "team", required=False),
-        _text(obj, "site", required=False),
-        _text(obj, "source", required=False),
-        seq,
-    )
+    team = obj.get("team")
+    site = obj.get("site")
+    source = obj.get("source")
+    # Optional text fields: checked one by one only when one of them is not plain text.
+    if not (type(team) in _OPTIONAL_TEXT and type(site) in _OPTIONAL_TEXT and type(source) in _OPTIONAL_TEXT):
+        _text(obj, "team", required=False)
+        _text(obj, "site", required=False)
+        _text(obj, "source", required=False)
+    return AgentEvent(event_id, agent_id, ts, kind, reason_code, team, site, source, seq)
