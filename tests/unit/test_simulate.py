@@ -150,13 +150,6 @@ def test_memory_is_bounded_by_agents_not_by_the_period() -> None:
     assert long_peak < 1.5 * short_peak
 
 
-def test_generation_is_fast_enough_for_benchmarks() -> None:
-    config = SimulationConfig(agents=1000, hours=8, seed=1, start=START)
-    began = time.process_time()
-    events = sum(1 for _ in simulate(config))
-    assert events / (time.process_time() - began) > 25_000  # about 140,000/s on a laptop core
-
-
 # ---------------------------------------------------------------- contract §1
 
 
