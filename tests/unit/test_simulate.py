@@ -14,7 +14,6 @@ import heapq
 import itertools
 import json
 import re
-import time
 import tracemalloc
 from collections import Counter, defaultdict
 from dataclasses import dataclass
