@@ -1,31 +1,52 @@
-"""``auxstream simulate``: write a simulated period to a file, with an optional manifest.
+"""``auxstream simulate``: write a simulated period to a file or a Kafka topic, with a manifest.
 
 A thin shell over ``generator.simulate_messages``: parse options, build the config, write
-lines, write the manifest, print a short summary to stderr.
+lines (or produce them, paced, with ``--to-kafka``: see ``auxstream.simulate.kafka``),
+write the manifest, print a short summary to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gzip
 import json
 import os
 import sys
 import time
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from auxstream.simulate.config import FaultRates, SimulationConfig
-from auxstream.simulate.generator import simulate
+from auxstream.simulate.generator import simulate, simulate_messages
+from auxstream.simulate.kafka import (
+    BrokerUnreachable,
+    Pacer,
+    ProduceStats,
+    Rate,
+    TopicMissing,
+    check_topic,
+    open_producer,
+    produce,
+)
 from auxstream.simulate.manifest import Manifest
 from auxstream.simulate.policy import SimPolicy, load_policy
 
 DEFAULT_START = "2026-05-12T07:00:00Z"
+PROGRESS_EVERY_S = 10.0
+
+
+def next_minute(now: datetime | None = None) -> datetime:
+    """The next whole minute (UTC) after ``now``: what ``--start now`` means."""
+    now = datetime.now(UTC) if now is None else now
+    return now.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
 def _start(text: str) -> datetime:
+    if text.strip().lower() == "now":
+        return next_minute()
     try:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
@@ -33,6 +54,13 @@ def _start(text: str) -> datetime:
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"--start needs a UTC offset (e.g. Z): {text!r}")
     return value
+
+
+def _rate(text: str) -> Rate:
+    try:
+        return Rate.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _teams(text: str) -> tuple[str, ...]:
@@ -54,12 +82,34 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--agents", type=int, required=True, help="number of agents (A00001, ...)")
     p.add_argument("--hours", type=float, required=True, help="length of the period in hours")
     p.add_argument("--seed", type=int, required=True, help="random seed; same seed, same bytes")
-    p.add_argument("--out", required=True, help="output file ('-' for standard output)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", help="output file ('-' for standard output)")
+    where.add_argument(
+        "--to-kafka",
+        action="store_true",
+        help="produce the lines to a Kafka topic instead, keyed by agent_id, at --rate",
+    )
+    p.add_argument(
+        "--broker",
+        help="with --to-kafka: kafka://host:port (default AUXSTREAM_BROKER or kafka://127.0.0.1:9092)",
+    )
+    p.add_argument(
+        "--topic",
+        help="with --to-kafka: the topic (default AUXSTREAM_INPUT_TOPIC or acd.agent-events); "
+        "it must exist (`auxstream topics create`)",
+    )
+    p.add_argument(
+        "--rate",
+        type=_rate,
+        help="with --to-kafka: realtime, Nx (N times real time, paced by event time, e.g. 60x) "
+        "or max (as fast as possible; the default)",
+    )
     p.add_argument(
         "--start",
         type=_start,
         default=_start(DEFAULT_START),
-        help=f"start of the period, RFC 3339 with offset (default {DEFAULT_START})",
+        help=f"start of the period, RFC 3339 with offset, or 'now' (the next whole minute); "
+        f"default {DEFAULT_START}",
     )
     p.add_argument(
         "--teams",
@@ -130,8 +180,23 @@ def _summary(doc: dict[str, Any], wall_s: float, cpu_s: float) -> str:
     )
 
 
+def _misplaced(args: argparse.Namespace) -> str | None:
+    """An option that does not apply to the chosen destination, as a message."""
+    if args.to_kafka:
+        return "--gzip applies to --out only" if args.gzip else None
+    given = [f"--{name}" for name in ("broker", "topic", "rate") if getattr(args, name) is not None]
+    return f"{', '.join(given)} only apply with --to-kafka" if given else None
+
+
 def run(args: argparse.Namespace) -> int:
-    """Generate the file (and manifest); return 0, or 2 on a bad option or policy."""
+    """Generate the file or topic (and manifest).
+
+    Exit 0; 2 on a bad option, policy, broker or topic; 130 when interrupted (Ctrl-C).
+    """
+    problem = _misplaced(args)
+    if problem:
+        print(f"simulate: {problem}", file=sys.stderr)
+        return 2
     try:
         policy = load_policy(args.policy) if args.policy else SimPolicy()
         config = SimulationConfig(
@@ -149,16 +214,19 @@ def run(args: argparse.Namespace) -> int:
         return 2
     manifest = Manifest()
     began, began_cpu = time.perf_counter(), time.process_time()
-    lines = simulate(config, manifest)
-    if args.out == "-":
+    if args.to_kafka:
+        code = _to_kafka(args, config, manifest)
+        if code:
+            return code
+    elif args.out == "-":
         try:
-            _write(lines, sys.stdout.buffer, args.gzip)
+            _write(simulate(config, manifest), sys.stdout.buffer, args.gzip)
         except BrokenPipeError:  # e.g. `| head`: the reader has what it wanted
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps interpreter exit quiet
             return 0
     else:
         with Path(args.out).open("wb") as raw:
-            _write(lines, raw, args.gzip)
+            _write(simulate(config, manifest), raw, args.gzip)
     wall_s, cpu_s = time.perf_counter() - began, time.process_time() - began_cpu
     doc = manifest.to_dict()
     doc["config"]["policy"] = args.policy
@@ -167,3 +235,68 @@ def run(args: argparse.Namespace) -> int:
         Path(args.manifest).write_text(text, encoding="utf-8")
     print(_summary(doc, wall_s, cpu_s), file=sys.stderr)
     return 0
+
+
+# ---------------------------------------------------------------------- --to-kafka
+def _to_kafka(args: argparse.Namespace, config: SimulationConfig, manifest: Manifest) -> int:
+    """Produce the period; 0 when every message was acknowledged, else the exit status."""
+    from auxstream.stream.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_overrides({"broker": args.broker, "input_topic": args.topic})
+    except SettingsError as exc:
+        for line in str(exc).splitlines():
+            print(f"simulate: {line}", file=sys.stderr)
+        return 2
+    bootstrap, topic = settings.bootstrap_servers, settings.input_topic
+    rate = args.rate or Rate(None)
+    stats = ProduceStats()
+    began = time.perf_counter()
+    try:
+        asyncio.run(_produce(bootstrap, topic, rate, config, manifest, stats))
+    except (BrokerUnreachable, TopicMissing) as exc:
+        print(f"simulate: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        sent = _sent(stats, time.perf_counter() - began)
+        print(f"simulate: interrupted: {sent}", file=sys.stderr)
+        return 130
+    sent = _sent(stats, time.perf_counter() - began)
+    print(f"simulate: to {topic} on {bootstrap} at {rate}: {sent}", file=sys.stderr)
+    return 0
+
+
+def _sent(stats: ProduceStats, wall_s: float) -> str:
+    return (
+        f"{stats.sent} messages ({stats.bytes:,} bytes) acknowledged in {wall_s:.1f} s "
+        f"({stats.rate():,.0f}/s)"
+    )
+
+
+async def _produce(
+    bootstrap: str,
+    topic: str,
+    rate: Rate,
+    config: SimulationConfig,
+    manifest: Manifest,
+    stats: ProduceStats,
+) -> None:
+    await check_topic(bootstrap, topic)
+    async with open_producer(bootstrap, rate) as producer:
+        pacer = Pacer(rate, config.start_ts, time.monotonic())
+        progress = asyncio.create_task(_progress(stats))
+        try:
+            await produce(producer, topic, simulate_messages(config, manifest), pacer, stats)
+        finally:
+            progress.cancel()
+
+
+async def _progress(stats: ProduceStats) -> None:
+    """A line on stderr every PROGRESS_EVERY_S while producing."""
+    while True:
+        await asyncio.sleep(PROGRESS_EVERY_S)
+        clock = ""
+        if stats.newest_ts is not None:
+            clock = f", simulated time {datetime.fromtimestamp(stats.newest_ts, UTC):%H:%M:%S}Z"
+        rate = stats.rate(time.monotonic())
+        print(f"simulate: {stats.sent:,} messages sent ({rate:,.0f}/s){clock}", file=sys.stderr)
