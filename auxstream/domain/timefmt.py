@@ -18,11 +18,27 @@ class TimestampError(ValueError):
     """A timestamp that is not RFC 3339 with an offset."""
 
 
+_PARSED: dict[str, int] = {}
+_PARSED_MAX = 100_000
+
+
 def parse_ts(text: str) -> int:
     """RFC 3339 text with an offset -> epoch milliseconds (sub-millisecond digits dropped).
 
     A timestamp without an offset is refused: we cannot know which clock the ACD meant.
+    Input carries the same timestamp text many times (a busy floor changes state several
+    times a second), so valid texts are memoised in a bounded table.
     """
+    ms = _PARSED.get(text)
+    if ms is None:
+        ms = _parse_new(text)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[text] = ms
+    return ms
+
+
+def _parse_new(text: str) -> int:
     if len(text) < 19 or text[10] not in "Tt ":
         raise TimestampError(f"ts {text!r} is not an RFC 3339 timestamp")
     try:
@@ -38,23 +54,32 @@ def parse_ts(text: str) -> int:
 
 
 _SECOND_TEXT: dict[int, str] = {}
-_SECOND_TEXT_MAX = 200_000
+TS_TEXT: dict[int, str] = {}
+"""epoch ms -> its text, for hot loops: ``TS_TEXT.get(ms) or format_ts(ms)``. Cleared, never
+replaced, when full, so a bound ``TS_TEXT.get`` stays valid."""
+_TEXT_MAX = 200_000
 
 
 def format_ts(ms: int) -> str:
     """Epoch milliseconds -> '2026-05-12T09:15:00.000Z' (UTC, millisecond precision).
 
-    Output records repeat the same seconds many times (a segment's end is the next one's
-    start), so the second-resolution text is memoised in a bounded table.
+    Output records repeat the same moments many times (a segment's end is the next one's
+    start), so the text is memoised per millisecond, and its seconds part per second, in
+    bounded tables.
     """
-    whole, frac = divmod(ms, 1000)
-    head = _SECOND_TEXT.get(whole)
-    if head is None:
-        if len(_SECOND_TEXT) >= _SECOND_TEXT_MAX:
-            _SECOND_TEXT.clear()
-        head = (_EPOCH + timedelta(seconds=whole)).strftime("%Y-%m-%dT%H:%M:%S.")
-        _SECOND_TEXT[whole] = head
-    return f"{head}{frac:03d}Z"
+    text = TS_TEXT.get(ms)
+    if text is None:
+        whole, frac = divmod(ms, 1000)
+        head = _SECOND_TEXT.get(whole)
+        if head is None:
+            if len(_SECOND_TEXT) >= _TEXT_MAX:
+                _SECOND_TEXT.clear()
+            head = (_EPOCH + timedelta(seconds=whole)).strftime("%Y-%m-%dT%H:%M:%S.")
+            _SECOND_TEXT[whole] = head
+        if len(TS_TEXT) >= _TEXT_MAX:
+            TS_TEXT.clear()
+        text = TS_TEXT[ms] = f"{head}{frac:03d}Z"
+    return text
 
 
 def seconds(ms: int) -> float:

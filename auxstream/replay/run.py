@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from auxstream.domain.policy import Policy
@@ -14,6 +15,7 @@ from auxstream.replay.sink import PlainFile, SortedFile
 RECORD_FILES = ("segments", "intervals", "durations", "detections", "checkins", "deadletters")
 SPILL_AT = 200_000
 _PROGRESS_EVERY = 20_000
+_CHECK_MASK = 1023  # check the sinks for a spill every 1,024 lines
 
 
 def replay_file(
@@ -27,11 +29,15 @@ def replay_file(
         }
         sinks["deadletters"] = PlainFile(out_dir / "deadletters.jsonl")
         try:
-            replayer = Replayer(policy, lambda kind, key, line: sinks[kind].add(key, line))
+            replayer = Replayer(
+                policy, lambda kind, key, line: sinks[kind].add((*key, line)),
+                {name: sinks[name].add for name in RECORD_FILES[:-1]},
+            )
+            checks = [sink.check for sink in sinks.values()]
             if show_progress:
-                _feed_with_progress(replayer, source)
+                _feed_with_progress(replayer, source, checks)
             else:
-                replayer.feed(source.lines())
+                _feed(replayer, source, checks)
             replayer.finish()
         finally:
             for sink in sinks.values():
@@ -39,7 +45,17 @@ def replay_file(
     return replayer.stats, time.perf_counter() - started
 
 
-def _feed_with_progress(replayer: Replayer, source: Source) -> None:
+def _feed(replayer: Replayer, source: Source, checks: list[Callable[[], None]]) -> None:
+    # The sinks' ``add`` never spills by itself (see SortedFile): check them every so often.
+    feed = replayer.feed_line
+    for count, line in enumerate(source.lines(), 1):
+        feed(line)
+        if not count & _CHECK_MASK:
+            for check in checks:
+                check()
+
+
+def _feed_with_progress(replayer: Replayer, source: Source, checks: list[Callable[[], None]]) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
     columns = [
@@ -53,6 +69,9 @@ def _feed_with_progress(replayer: Replayer, source: Source) -> None:
         feed = replayer.feed_line
         for count, line in enumerate(source.lines(), 1):
             feed(line)
+            if not count & _CHECK_MASK:
+                for check in checks:
+                    check()
             if count % _PROGRESS_EVERY == 0:
                 progress.update(task, completed=source.position(), lines=count)
         progress.update(task, completed=source.size, lines=replayer.stats.lines)

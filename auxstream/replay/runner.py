@@ -12,6 +12,7 @@ import heapq
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
 import orjson
 
@@ -32,9 +33,13 @@ from auxstream.domain.outputs import (
 )
 from auxstream.domain.policy import Policy
 from auxstream.domain.state import AgentState
+from auxstream.records import checkin_line, detection_line, duration_line, interval_line, segment_line
 
 # kind name -> called with (sort key, JSON line)
 Emit = Callable[[str, tuple[object, ...], bytes], None]
+# called with one record of a kind: the flat tuple (*sort key, JSON line)
+Add = Callable[[tuple[object, ...]], None]
+RECORD_NAMES = ("segments", "intervals", "durations", "detections", "checkins")
 
 
 @dataclass
@@ -55,10 +60,21 @@ class ReplayStats:
     last_ts: int | None = None
 
 
-class Replayer:
-    """Feeds lines to the core and hands every output to ``emit`` as a wire JSON line."""
+def _unflatten(emit: Emit, name: str, entry: tuple[object, ...]) -> None:
+    line = entry[-1]
+    assert isinstance(line, bytes)
+    emit(name, entry[:-1], line)
 
-    def __init__(self, policy: Policy, emit: Emit) -> None:
+
+class Replayer:
+    """Feeds lines to the core and hands every output to ``emit`` as a wire JSON line
+    (ending in a newline).
+
+    ``sinks`` (record name -> ``add((*key, line))``) may replace ``emit`` on the hot path:
+    one direct call per record instead of a dispatch on the name.
+    """
+
+    def __init__(self, policy: Policy, emit: Emit, sinks: dict[str, Add] | None = None) -> None:
         self.policy = policy
         self.emit = emit
         self.states: dict[str, AgentState] = {}
@@ -67,10 +83,20 @@ class Replayer:
         self._newest: int | None = None
         self._due: list[tuple[int, str]] = []
         self._due_at: dict[str, int] = {}
+        add = sinks if sinks is not None else {name: partial(_unflatten, emit, name) for name in RECORD_NAMES}
+        self._add_segment = add["segments"]
+        self._add_interval = add["intervals"]
+        self._add_duration = add["durations"]
+        self._add_detection = add["detections"]
+        self._add_checkin = add["checkins"]
+        # Per-record counters as plain ints (a Counter update per record is measurable);
+        # folded into ``stats.records`` by ``finish``.
+        self._segments = self._intervals = self._durations = 0
 
     def feed(self, lines: Iterable[bytes]) -> None:
+        feed_line = self.feed_line
         for line in lines:
-            self.feed_line(line)
+            feed_line(line)
 
     def feed_line(self, line: bytes) -> None:
         stats = self.stats
@@ -97,9 +123,12 @@ class Replayer:
         if late is not None:
             self._dead_letter(LATE, late, line, offset)
         self._reschedule(state)
-        if self._newest is None or event.ts > self._newest:
+        newest = self._newest
+        if newest is None or event.ts > newest:
             self._newest = event.ts
-            self._advance_due(event.ts - self._grace_ms)
+            due = self._due
+            if due and due[0][0] <= event.ts - self._grace_ms:
+                self._advance_due(event.ts - self._grace_ms)
 
     def finish(self) -> None:
         """End of input: release every held event, then carry everyone to the newest time."""
@@ -111,6 +140,12 @@ class Replayer:
                 _, outputs = engine.advance(self.states[agent_id], self._newest, self.policy)
                 self._route(outputs)
         self.stats.agents = len(self.states)
+        counts = self.stats.records
+        for name, count in (("segments", self._segments), ("intervals", self._intervals),
+                            ("durations", self._durations)):
+            if count:
+                counts[name] += count
+        self._segments = self._intervals = self._durations = 0
 
     def _advance_due(self, watermark: int) -> None:
         due = self._due
@@ -127,7 +162,8 @@ class Replayer:
     def _reschedule(self, state: AgentState) -> None:
         at = engine.next_due(state, self.policy)
         if at is None:
-            self._due_at.pop(state.agent_id, None)
+            if self._due_at:
+                self._due_at.pop(state.agent_id, None)
         elif self._due_at.get(state.agent_id) != at:
             self._due_at[state.agent_id] = at
             heapq.heappush(self._due, (at, state.agent_id))
@@ -137,49 +173,55 @@ class Replayer:
             self.stats.outcomes[INVALID] += 1
         self.stats.records["deadletters"] += 1
         record = DeadLetter(reason, error, records.raw_text(line.rstrip(b"\r\n")), None, None, offset)
-        self.emit("deadletters", (offset,), records.dumps(records.dead_letter(record)))
+        self.emit("deadletters", (offset,), records.dumps(records.dead_letter(record)) + b"\n")
 
     def _route(self, outputs: list[Output]) -> str | None:
         """Write each output; return the error if the received event itself was late."""
         late: str | None = None
         stats = self.stats
-        emit = self.emit
-        dumps = records.dumps
         for out in outputs:
+            # Segments and outcomes are most of the outputs: tested first.
             kind = type(out)
             if kind is Segment:
                 assert isinstance(out, Segment)
-                emit("segments", (out.end, out.agent_id, out.start), dumps(records.segment(out)))
+                self._add_segment((out.end, out.agent_id, out.start, segment_line(out)))
+                self._segments += 1
             elif kind is Outcome:
                 assert isinstance(out, Outcome)
-                stats.outcomes[out.outcome] += 1
-                if out.outcome == LATE:
+                outcome = out.outcome
+                stats.outcomes[outcome] += 1
+                if outcome == LATE:
                     late = out.error
                     continue
                 event = out.event
-                if stats.first_ts is None or event.ts < stats.first_ts:
-                    stats.first_ts = event.ts
-                if stats.last_ts is None or event.ts > stats.last_ts:
-                    stats.last_ts = event.ts
+                ts = event.ts
+                first = stats.first_ts
+                if first is None or ts < first:
+                    stats.first_ts = ts
+                last = stats.last_ts
+                if last is None or ts > last:
+                    stats.last_ts = ts
                 if out.implicit_login:
                     stats.implicit_logins += 1
                 if out.unknown_code is not None:
                     stats.unknown_codes[out.unknown_code] += 1
                 if event.reason_code is not None:
                     stats.used_codes[event.reason_code] += 1
-                continue
-            elif kind is Interval:
-                assert isinstance(out, Interval)
-                emit("intervals", (out.interval_start, out.agent_id, out.revision), dumps(records.interval(out)))
             elif kind is Duration:
                 assert isinstance(out, Duration)
-                emit("durations", (out.as_of, out.agent_id, out.reason_code), dumps(records.duration(out)))
+                self._add_duration((out.as_of, out.agent_id, out.reason_code, duration_line(out)))
+                self._durations += 1
+            elif kind is Interval:
+                assert isinstance(out, Interval)
+                self._add_interval((out.interval_start, out.agent_id, out.revision, interval_line(out)))
+                self._intervals += 1
             elif kind is Detection:
                 assert isinstance(out, Detection)
                 stats.detections[out.rule] += 1
-                emit("detections", (out.ts, out.agent_id, out.rule), dumps(records.detection(out)))
+                stats.records["detections"] += 1
+                self._add_detection((out.ts, out.agent_id, out.rule, detection_line(out)))
             elif kind is CheckIn:
                 assert isinstance(out, CheckIn)
-                emit("checkins", (out.ts, out.agent_id), dumps(records.checkin(out)))
-            stats.records[records.KINDS[kind][0]] += 1
+                stats.records["checkins"] += 1
+                self._add_checkin((out.ts, out.agent_id, checkin_line(out)))
         return late

@@ -1,0 +1,43 @@
+"""Replay's fast line builders write exactly the bytes of the dict converters plus a newline."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from auxstream import records
+from auxstream.domain.outputs import CheckIn, Detection, Duration, Interval, Segment
+
+from .test_schemas import checkins, detections, durations, intervals, segments
+
+# Whole seconds and odd milliseconds, negative durations and times before 1970 included.
+wide_ms = st.integers(-10**12, 4 * 10**12)
+
+
+@given(segments(), wide_ms, wide_ms)
+def test_segment_line(rec: Segment, start: int, end: int) -> None:
+    assert records.segment_line(rec) == records.dumps(records.segment(rec)) + b"\n"
+    rec.start, rec.end = start, end
+    assert records.segment_line(rec) == records.dumps(records.segment(rec)) + b"\n"
+
+
+@given(intervals())
+def test_interval_line(rec: Interval) -> None:
+    assert records.interval_line(rec) == records.dumps(records.interval(rec)) + b"\n"
+
+
+@given(durations, wide_ms)
+def test_duration_line(rec: Duration, ms: int) -> None:
+    assert records.duration_line(rec) == records.dumps(records.duration(rec)) + b"\n"
+    rec.today_ms = rec.last_hour_ms = ms
+    assert records.duration_line(rec) == records.dumps(records.duration(rec)) + b"\n"
+
+
+@given(detections)
+def test_detection_line(rec: Detection) -> None:
+    assert records.detection_line(rec) == records.dumps(records.detection(rec)) + b"\n"
+
+
+@given(checkins)
+def test_checkin_line(rec: CheckIn) -> None:
+    assert records.checkin_line(rec) == records.dumps(records.checkin(rec)) + b"\n"
