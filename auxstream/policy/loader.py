@@ -38,6 +38,11 @@ _MAX_PROBLEMS_SHOWN = 20
 
 def load_policy(path: str | os.PathLike[str]) -> Policy:
     """Read, validate and convert the policy file at ``path``; PolicyError if it is unusable."""
+    return build_policy(load_policy_file(path))
+
+
+def load_policy_file(path: str | os.PathLike[str]) -> PolicyFile:
+    """Read and validate the policy file at ``path`` (the file model, e.g. for ``adapters:``)."""
     name = os.fspath(path)
     try:
         with Path(path).open("rb") as stream:
@@ -57,7 +62,7 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise PolicyError(f"{name}:{line}: not UTF-8 text; save the policy file as UTF-8") from None
-    return policy_from_text(text, name)
+    return parse_policy_file(text, name)
 
 
 def policy_from_text(text: str, source_name: str = "<policy>") -> Policy:
@@ -116,7 +121,9 @@ def policy_version(model: PolicyFile) -> str:
     code (their order changes no detection), and of a team entry only the fields it sets.
     Comments, spacing, quoting and flow or block style therefore leave it unchanged.
     """
-    content = model.model_dump(mode="json", exclude={"codes", "teams"})
+    content = model.model_dump(mode="json", exclude={"codes", "teams", "adapters"})
+    if model.adapters:  # left out when empty: policies without adapters keep their version
+        content["adapters"] = model.model_dump(mode="json", include={"adapters"})["adapters"]
     content["codes"] = sorted(
         (entry.model_dump(mode="json") for entry in model.codes), key=_by_code
     )

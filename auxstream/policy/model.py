@@ -13,6 +13,7 @@ quoted ``"900"`` or ``yes`` where a number is expected is a mistake worth report
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -149,6 +150,43 @@ class RulesSection(_Frozen):
     short_aux: ShortAuxRule | None = ShortAuxRule()
 
 
+AdapterVendor = Literal["amazon-connect", "twilio", "genesys", "finesse", "csv"]
+"""The vendors of ``auxstream replay --format`` (and of ``acd.raw.<vendor>`` topics)."""
+
+AdapterType = Literal[
+    "login", "logout", "ready", "not_ready", "contact_start", "contact_end", "ignore"
+]
+"""What a vendor status becomes: a canonical event type, or ``ignore`` (no event)."""
+
+
+def _target_shorthand(value: object) -> object:
+    """``Available: ready`` names a type; ``Coffee: BREAK`` names a not-ready code."""
+    if isinstance(value, str):
+        if value in typing.get_args(AdapterType):
+            return {"type": value}
+        return {"type": "not_ready", "reason_code": value}
+    return value
+
+
+class AdapterTarget(_Frozen):
+    """The canonical event one vendor status (presence, activity, state) name becomes."""
+
+    type: AdapterType
+    """Canonical event type, or ``ignore``."""
+    reason_code: ReasonCode | None = None
+    """Reason code of ``not_ready`` (or a ``login`` into not-ready); default: the vendor's name."""
+
+
+class AdapterMapping(_Frozen):
+    """One vendor's mapping, laid over the adapter's built-in defaults."""
+
+    states: Annotated[
+        dict[str, Annotated[AdapterTarget, BeforeValidator(_target_shorthand)]],
+        BeforeValidator(_none_is_empty),
+    ] = {}
+    """Vendor status name (exactly as the vendor sends it) -> canonical type and reason code."""
+
+
 class PolicyFile(_Frozen):
     """The whole policy file (contract §4), with the checks that span several fields.
 
@@ -172,6 +210,8 @@ class PolicyFile(_Frozen):
     """Thresholds of the window rules."""
     teams: Annotated[dict[str, TeamPolicy], BeforeValidator(_none_is_empty)] = {}
     """Overrides per team name, as carried in the events' ``team`` field."""
+    adapters: Annotated[dict[AdapterVendor, AdapterMapping], BeforeValidator(_none_is_empty)] = {}
+    """Vendor adapters' status mappings (``auxstream replay --format``, ``acd.raw.<vendor>``)."""
 
     @field_validator("timezone")
     @classmethod

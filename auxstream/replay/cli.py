@@ -30,6 +30,13 @@ def add_parser(subparsers: Any) -> None:
         "--progress", choices=("auto", "always", "never"), default="auto",
         help="progress bar: on a terminal by default",
     )
+    parser.add_argument(
+        "--format", default="canonical",
+        choices=("canonical", "amazon-connect", "twilio", "genesys", "finesse", "csv"),
+        help="input records: canonical events (default) or a vendor's own, converted by its "
+        "adapter with the policy's adapters: mapping (docs/integrations.md)",
+    )
+    parser.add_argument("--mapping", help="column-mapping YAML for --format csv")
     parser.add_argument("--quiet", action="store_true", help="do not print the summary table")
     parser.add_argument("--json", action="store_true", help="print summary.json instead of a table")
     parser.set_defaults(func=run)
@@ -50,13 +57,32 @@ def run(args: argparse.Namespace) -> int:
         print(f"auxstream replay: cannot create output directory {out_dir}: {exc.strerror}", file=sys.stderr)
         return 2
     show_progress = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    adapter = None
+    if args.format != "canonical":
+        from auxstream.adapters.csv_export import MappingError
+        from auxstream.adapters.replay import vendor_adapter
+
+        try:
+            adapter = vendor_adapter(args.format, args.policy, args.mapping)
+        except (PolicyError, MappingError, ValueError) as exc:
+            print(f"auxstream replay: {exc}", file=sys.stderr)
+            return 2
     try:
         with open_input(args.input) as source:
-            stats, elapsed = replay_file(source, policy, out_dir, show_progress=show_progress)
+            if adapter is None:
+                stats, elapsed = replay_file(source, policy, out_dir, show_progress=show_progress)
+            else:
+                from auxstream.adapters.replay import replay_vendor_source
+
+                stats, elapsed = replay_vendor_source(source, adapter, policy, out_dir)
     except InputError as exc:
         print(f"auxstream replay: {exc}", file=sys.stderr)
         return 2
     summary = summary_dict(stats, policy, args.input, elapsed)
+    if adapter is not None:
+        from auxstream.adapters.replay import adapter_summary
+
+        summary["adapter"] = adapter_summary(adapter)
     (out_dir / "summary.json").write_bytes(_dump(summary))
     if args.json:
         sys.stdout.write(_dump(summary).decode() + "\n")
