@@ -125,8 +125,8 @@ class GenesysAdapter:
         if target is None:
             target = self.states.get(system) or self.states.get(_system(system))
         name = _system(system)
-        if target is None:
-            target = self.states.lookup(definition_id or name)  # counted as unmapped
+        if target is None:  # counted as unmapped under both names it could be mapped by
+            target = self.states.lookup(f"{name} ({definition_id})" if definition_id else name)
             target = Target(target.type, name)  # ...and known by its system presence
         event_id = f"{user}:{topic}:{definition_id or name}:{ts}"
         return state_event(
