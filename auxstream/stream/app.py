@@ -7,7 +7,7 @@ whose cycle (change, send and wait, store) is what makes the worker at-least-onc
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import faust
 
@@ -18,7 +18,7 @@ from auxstream.stream.settings import Settings
 from auxstream.stream.shell import Shell
 
 
-class PolicyTable(faust.GlobalTable):  # type: ignore[misc]  # faust is untyped
+class PolicyTable(faust.GlobalTable):
     """A GlobalTable over a changelog topic of our choosing (the policy topic).
 
     faust-streaming's assignor looks a global table's changelog up by the *default* name
@@ -31,9 +31,14 @@ class PolicyTable(faust.GlobalTable):  # type: ignore[misc]  # faust is untyped
         return str(self.changelog_topic.get_topic_name())
 
 
-def create_app(settings: Settings, policy: Policy | None = None, policy_raw: bytes | None = None) -> faust.App:
-    """The worker's Faust app. ``policy`` (else the ``settings.policy`` file) is the starting policy;
-    ``policy_raw`` is the published message it came from, if it was published."""
+def create_app(
+    settings: Settings, policy: Policy | None = None, policy_raw: bytes | None = None
+) -> faust.App:
+    """The worker's Faust app.
+
+    ``policy`` (else the ``settings.policy`` file) is the starting policy; ``policy_raw`` is
+    the published message it came from, when it was published.
+    """
     if policy is None:
         if settings.policy is None:
             raise ValueError("no policy: pass one, or set settings.policy")
@@ -48,6 +53,8 @@ def create_app(settings: Settings, policy: Policy | None = None, policy_raw: byt
         topic_replication_factor=settings.replication,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=settings.web_port != 0,
@@ -60,9 +67,17 @@ def create_app(settings: Settings, policy: Policy | None = None, policy_raw: byt
     shell = Shell(app, settings, policy, policy_raw)
     shell.policy_table = app.GlobalTable(
         "policy",
-        changelog_topic=app.topic(settings.policy_topic, partitions=1, compacting=True, deleting=False,
-                                  key_serializer="raw", value_serializer="raw"),
-        partitions=1, key_type=bytes, value_type=bytes,
+        changelog_topic=app.topic(
+            settings.policy_topic,
+            partitions=1,
+            compacting=True,
+            deleting=False,
+            key_serializer="raw",
+            value_serializer="raw",
+        ),
+        partitions=1,
+        key_type=bytes,
+        value_type=bytes,
         # Written from outside (policy publish), not by the workers: every worker must keep
         # reading it after recovery, also the one that holds its partition as an active one.
         # Faust resumes an active-only changelog partition after recovery only for a table
@@ -70,16 +85,25 @@ def create_app(settings: Settings, policy: Policy | None = None, policy_raw: byt
         recovery_buffer_size=1,
         help="The published policy (auxstream policy publish).",
     )
-    events = app.topic(settings.input_topic, settings.repartition_topic, key_serializer="raw", value_serializer="raw")
+    events = app.topic(
+        settings.input_topic,
+        settings.repartition_topic,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
 
     @app.agent(events, name="agent-events")
     async def agent_events(stream: faust.StreamT[Any]) -> None:
         """Agent events in batches: decode, apply, send, store; Faust acks the batch after."""
-        async for batch in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+        async for batch in cast(faust.Stream[Any], stream).take_events(
+            settings.batch_max, within=settings.batch_within_s
+        ):
             async with shell.lock:
-                outbound = shell.receive(batch)  # decode, validate, re-key or apply; counts outcomes
+                outbound = await shell.receive(
+                    batch
+                )  # in order, decode, validate, re-key or apply; counted
                 await shell.send(outbound)  # every record on its topic, acknowledged by Kafka
-                shell.store_changed()  # only then the agents' new state
+                shell.store_changed()  # only then the agents' new state (then the batch is acked)
 
     @app.timer(settings.tick_s, name="move-time")
     async def move_time() -> None:
@@ -103,5 +127,4 @@ def create_app(settings: Settings, policy: Policy | None = None, policy_raw: byt
     async def metrics(web: Any, request: Any) -> Any:
         return web.bytes(exposition(registry), content_type="text/plain; version=0.0.4")
 
-    app.auxstream_shell = shell  # for tests and the demo's live view
     return app

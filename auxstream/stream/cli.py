@@ -37,51 +37,88 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     _common(worker)
-    worker.add_argument("--store", choices=STORES, help="table store: rocksdb:// (durable, default) or memory:// (tests)")
-    worker.add_argument("--partitions", type=int, help="partitions of the input, repartition and changelog topics (default 12)")
-    worker.add_argument("--web-port", type=int, help="HTTP port for /metrics (default 6066; 0 turns the server off)")
+    worker.add_argument(
+        "--store",
+        choices=STORES,
+        help="table store: rocksdb:// (durable, default) or memory:// (tests)",
+    )
+    worker.add_argument(
+        "--partitions",
+        type=int,
+        help="partitions of the input, repartition and changelog topics (default 12)",
+    )
+    worker.add_argument(
+        "--web-port", type=int, help="HTTP port for /metrics (default 6066; 0 turns the server off)"
+    )
     worker.add_argument("--web-host", help="address the HTTP server listens on (default 127.0.0.1)")
     worker.add_argument(
-        "--watermark", choices=WATERMARK_MODES,
+        "--watermark",
+        choices=WATERMARK_MODES,
         help="wall-clock (default): time moves with the clock while caught up and quiet; "
         "event-time: only event times move it (backfills through Kafka)",
     )
     worker.add_argument(
-        "--processing-guarantee", choices=GUARANTEES,
+        "--processing-guarantee",
+        choices=GUARANTEES,
         help="at_least_once (default; records may repeat after a crash, ids are deterministic) "
         "or exactly_once (Kafka transactions; see docs/streaming.md for what holds)",
     )
-    worker.add_argument("--data-dir", type=Path, help="directory for local table state (default .auxstream)")
-    worker.add_argument("--app-id", help="Faust app id = consumer group, changelog prefix (default auxstream)")
-    worker.add_argument("--tick", dest="tick_s", type=float, help="seconds between watermark ticks (default 0.5)")
     worker.add_argument(
-        "--loglevel", choices=("debug", "info", "warning", "error", "critical"), help="log level (default info)"
+        "--data-dir", type=Path, help="directory for local table state (default .auxstream)"
+    )
+    worker.add_argument(
+        "--app-id", help="Faust app id = consumer group, changelog prefix (default auxstream)"
+    )
+    worker.add_argument(
+        "--tick", dest="tick_s", type=float, help="seconds between watermark ticks (default 0.5)"
+    )
+    worker.add_argument(
+        "--session-timeout",
+        dest="session_timeout_s",
+        type=float,
+        help="seconds Kafka waits for a silent worker before moving its partitions "
+        "(default 60, at least 6)",
+    )
+    worker.add_argument(
+        "--loglevel",
+        choices=("debug", "info", "warning", "error", "critical"),
+        help="log level (default info)",
     )
     worker.set_defaults(func=run_worker)
 
     topics = subparsers.add_parser(
-        "topics", help="create or check the Kafka topics of topologies/topics.yaml",
-        description="Create the topics declared in topologies/topics.yaml, or compare the broker with it.",
+        "topics",
+        help="create or check the Kafka topics of topologies/topics.yaml",
+        description="Create the topics declared in topologies/topics.yaml, or compare the broker "
+        "with it.",
     )
     actions = topics.add_subparsers(dest="action", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="create the missing topics (idempotent)")
-    check = actions.add_parser("check", help="list every difference from the declaration; exit 1 if any")
+    check = actions.add_parser(
+        "check", help="list every difference from the declaration; exit 1 if any"
+    )
     for parser in (create, check):
         _common(parser, policy=False)
-        parser.add_argument("--partitions", type=int, help="partitions of the keyed topics (default 12)")
-        parser.add_argument("--app-id", help="app id, which names the changelog topic (default auxstream)")
+        parser.add_argument(
+            "--partitions", type=int, help="partitions of the keyed topics (default 12)"
+        )
+        parser.add_argument(
+            "--app-id", help="app id, which names the changelog topic (default auxstream)"
+        )
     create.set_defaults(func=run_topics_create)
     check.set_defaults(func=run_topics_check)
 
     policy = subparsers.add_parser(
-        "policy", help="publish a policy to running workers",
+        "policy",
+        help="publish a policy to running workers",
         description="Work with the live policy that running workers follow.",
     )
     policy_actions = policy.add_subparsers(dest="action", metavar="ACTION", required=True)
     publish = policy_actions.add_parser(
-        "publish", help="validate a policy file and publish it; running workers switch without restart",
-        description="Validate P.yaml and write it to the compacted policy topic. Every running worker "
-        "switches to it within a tick; detections made under it carry its version.",
+        "publish",
+        help="validate a policy file and publish it; running workers switch without restart",
+        description="Validate P.yaml and write it to the compacted policy topic. Every running "
+        "worker switches to it within a tick; detections made under it carry its version.",
     )
     publish.add_argument("file", type=Path, metavar="P.yaml", help="the policy file (contract §4)")
     _common(publish, policy=False)
@@ -89,9 +126,14 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser, *, policy: bool = True) -> None:
-    parser.add_argument("--broker", help="Kafka bootstrap servers, kafka://host:port (default kafka://127.0.0.1:9092)")
+    parser.add_argument(
+        "--broker",
+        help="Kafka bootstrap servers, kafka://host:port (default kafka://127.0.0.1:9092)",
+    )
     if policy:
-        parser.add_argument("--policy", type=Path, help="policy YAML used until one is published (contract §4)")
+        parser.add_argument(
+            "--policy", type=Path, help="policy YAML used until one is published (contract §4)"
+        )
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -100,7 +142,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings.from_overrides({k: v for k, v in vars(args).items() if k in names})
 
 
-def _guarded(command: str, body: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+def _guarded(
+    command: str, body: Callable[[argparse.Namespace], int], args: argparse.Namespace
+) -> int:
     # aiokafka logs a failed connection itself; without this, Python's last-resort handler
     # would print it above our one-line message. Worker logging (Faust's) still shows it.
     logging.getLogger("aiokafka").addHandler(logging.NullHandler())
@@ -130,21 +174,27 @@ def _worker(args: argparse.Namespace) -> int:
         count = await partition_count(settings, settings.input_topic)
         if count != settings.partitions:
             raise TopologyError(
-                f"{settings.input_topic} has {count} partitions but --partitions is {settings.partitions}: "
-                "they must match (one agent's events and state meet on one partition)"
+                f"{settings.input_topic} has {count} partitions but --partitions is "
+                f"{settings.partitions}: they must match (one agent's events and state meet on "
+                "one partition)"
             )
         return await livepolicy.read_published(settings)
 
     published = asyncio.run(prepare())
     if published is None and file_policy is None:
-        raise PolicyError("no policy: pass --policy P.yaml (or AUXSTREAM_POLICY), or publish one with `auxstream policy publish`")
+        raise PolicyError(
+            "no policy: pass --policy P.yaml (or AUXSTREAM_POLICY), or publish one with "
+            "`auxstream policy publish`"
+        )
     if published is not None:
         policy, raw = published.policy, published.raw
         note = f"published policy {policy.version} ({published.source}, {published.published_at})"
         if file_policy is not None and file_policy.version != policy.version:
-            note += f"; --policy {settings.policy} ({file_policy.version}) is not used: publish it to switch"
-    else:
-        assert file_policy is not None
+            note += (
+                f"; --policy {settings.policy} ({file_policy.version}) is not used: "
+                "publish it to switch"
+            )
+    elif file_policy is not None:
         policy, raw = file_policy, None
         note = f"policy {policy.version} from {settings.policy} (none published yet)"
     print(f"auxstream worker: {note}", file=sys.stderr)
@@ -207,7 +257,10 @@ def run_policy_publish(args: argparse.Namespace) -> int:
             return await publish(settings, args.file)
 
         policy = asyncio.run(go())
-        print(f"published policy {policy.version} from {args.file} to {settings.policy_topic} on {settings.bootstrap_servers}")
+        print(
+            f"published policy {policy.version} from {args.file} to {settings.policy_topic} "
+            f"on {settings.bootstrap_servers}"
+        )
         return 0
 
     return _guarded("policy publish", body, args)

@@ -1,4 +1,4 @@
-"""Compare two sets of output records (a replay's files, a stream's topics) the way consumers read them.
+"""Compare two sets of output records (replay files, stream topics) as consumers read them.
 
 Consumers de-duplicate by deterministic ids and keep an interval's highest revision, so two
 runs agree when, record kind by record kind, they hold the same multiset of records under

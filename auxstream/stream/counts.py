@@ -11,7 +11,7 @@ class Counts:
     """Running totals since the worker started (Prometheus counters read them)."""
 
     events: Counter[tuple[str, str]] = field(default_factory=Counter)
-    """(event type, outcome) -> input messages; outcome is applied, noop, duplicate, late or invalid."""
+    """(event type, outcome) -> input messages (applied, noop, duplicate, late, invalid)."""
     records: Counter[str] = field(default_factory=Counter)
     """Record name -> records produced (dead letters included)."""
     detections: Counter[tuple[str, str]] = field(default_factory=Counter)

@@ -42,12 +42,16 @@ def encode(path: Path) -> tuple[Policy, bytes]:
     """Validate the file and build the message value; PolicyError if it is unusable."""
     policy = load_policy(path)
     text = path.read_text(encoding="utf-8-sig")
-    value = orjson.dumps({
-        "version": policy.version,
-        "published_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "source": path.name,
-        "yaml": text,
-    })
+    value = orjson.dumps(
+        {
+            "version": policy.version,
+            "published_at": datetime.now(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "source": path.name,
+            "yaml": text,
+        }
+    )
     return policy, value
 
 
@@ -55,7 +59,11 @@ def decode(raw: bytes, where: str) -> Published:
     """A published value back into a Policy; PolicyError naming ``where`` if it is unusable."""
     try:
         doc = orjson.loads(raw)
-        text, published_at, source = doc["yaml"], str(doc.get("published_at")), str(doc.get("source"))
+        text, published_at, source = (
+            doc["yaml"],
+            str(doc.get("published_at")),
+            str(doc.get("source")),
+        )
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise PolicyError(f"{where}: not a published policy: {exc}") from None
     return Published(policy_from_text(text, f"{where} ({source})"), raw, published_at, source)
@@ -64,13 +72,17 @@ def decode(raw: bytes, where: str) -> Published:
 async def publish(settings: Settings, path: Path) -> Policy:
     """Validate ``path`` and write it to the policy topic; returns the policy published."""
     policy, value = encode(path)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", request_timeout_ms=15_000)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers, acks="all", request_timeout_ms=15_000
+    )
     try:
         await producer.start()
     except (KafkaConnectionError, KafkaError, OSError) as exc:
         with contextlib.suppress(Exception):
             await producer.stop()
-        raise BrokerUnavailable(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from None
+        raise BrokerUnavailable(
+            f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}"
+        ) from None
     try:
         await producer.send_and_wait(settings.policy_topic, value, key=POLICY_KEY, partition=0)
     finally:
@@ -79,9 +91,11 @@ async def publish(settings: Settings, path: Path) -> Policy:
 
 
 async def read_published(settings: Settings) -> Published | None:
-    """The newest published policy, or None when nothing was ever published (the topic must exist)."""
+    """The newest published policy, or None if none was ever published (the topic must exist)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest",
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
         request_timeout_ms=15_000,
     )
     try:
@@ -89,7 +103,9 @@ async def read_published(settings: Settings) -> Published | None:
     except (KafkaConnectionError, KafkaError, OSError) as exc:
         with contextlib.suppress(Exception):
             await consumer.stop()
-        raise BrokerUnavailable(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from None
+        raise BrokerUnavailable(
+            f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}"
+        ) from None
     try:
         tp = TopicPartition(settings.policy_topic, 0)
         consumer.assign([tp])
@@ -97,7 +113,9 @@ async def read_published(settings: Settings) -> Published | None:
         end = (await consumer.end_offsets([tp]))[tp]
         if end <= start:
             return None
-        consumer.seek(tp, start)  # explicit: seek_to_beginning can lose a race with the initial reset
+        consumer.seek(
+            tp, start
+        )  # explicit: seek_to_beginning can lose a race with the initial reset
         latest: tuple[bytes | None, int] | None = None
         while True:  # compacted: a handful of records; the last one for our key wins
             batch = await consumer.getmany(tp, timeout_ms=1000)

@@ -23,19 +23,29 @@ class CountsCollector(Collector):
         self.counts = counts
 
     def collect(self) -> Iterator[Metric]:
-        events = CounterMetricFamily("auxstream_events", "Input messages by event type and outcome.", labels=["type", "outcome"])
+        events = CounterMetricFamily(
+            "auxstream_events",
+            "Input messages by event type and outcome.",
+            labels=["type", "outcome"],
+        )
         for (kind, outcome), value in sorted(self.counts.events.items()):
             events.add_metric([kind, outcome], value)
         yield events
-        dead = CounterMetricFamily("auxstream_dead_letters", "Dead letters written, by reason.", labels=["reason"])
+        dead = CounterMetricFamily(
+            "auxstream_dead_letters", "Dead letters written, by reason.", labels=["reason"]
+        )
         for reason, value in sorted(self.counts.dead_letters.items()):
             dead.add_metric([reason], value)
         yield dead
-        detections = CounterMetricFamily("auxstream_detections", "Detections raised, by rule and team.", labels=["rule", "team"])
+        detections = CounterMetricFamily(
+            "auxstream_detections", "Detections raised, by rule and team.", labels=["rule", "team"]
+        )
         for (rule, team), value in sorted(self.counts.detections.items()):
             detections.add_metric([rule, team], value)
         yield detections
-        checkins = CounterMetricFamily("auxstream_checkins", "Wellbeing check-ins raised, by team.", labels=["team"])
+        checkins = CounterMetricFamily(
+            "auxstream_checkins", "Wellbeing check-ins raised, by team.", labels=["team"]
+        )
         for team, value in sorted(self.counts.checkins.items()):
             checkins.add_metric([team], value)
         yield checkins

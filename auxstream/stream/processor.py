@@ -33,12 +33,27 @@ REPARTITION = "repartition"
 ORIGIN_HEADER = "auxstream-origin"
 """Header of a re-keyed event: where it was first read (for its dead letter, if any)."""
 MAX_EVENT_BYTES = 64 * 1024
-"""An agent event is a few hundred bytes; a larger value is refused unparsed (and fits a dead letter whole)."""
+"""An agent event is a few hundred bytes: a larger value is refused unparsed."""
+
+
+def origin_of(headers: object) -> tuple[str, int, int] | None:
+    """The (topic, partition, offset) a re-keyed event carries in its ORIGIN_HEADER, if any."""
+    if not headers:
+        return None
+    items = headers.items() if isinstance(headers, dict) else headers
+    for name, value in items:  # type: ignore[attr-defined]
+        if name == ORIGIN_HEADER and value:
+            try:
+                topic, partition, offset = orjson.loads(value)
+                return str(topic), int(partition), int(offset)
+            except (orjson.JSONDecodeError, ValueError, TypeError):
+                return None
+    return None
 
 
 def home_partition(agent_id: str, partitions: int) -> int:
     """The partition an agent's state lives on: Kafka's default partitioner on the agent_id key."""
-    return (murmur2(agent_id.encode()) & 0x7FFFFFFF) % partitions
+    return (int(murmur2(agent_id.encode())) & 0x7FFFFFFF) % partitions
 
 
 @dataclass(slots=True)
@@ -97,7 +112,12 @@ class Processor:
         if value is None:
             return self._invalid(msg, source, now, "tombstone: the message has no value")
         if len(value) > MAX_EVENT_BYTES:
-            return self._invalid(msg, source, now, f"message of {len(value):,} bytes is over the {MAX_EVENT_BYTES:,}-byte limit")
+            return self._invalid(
+                msg,
+                source,
+                now,
+                f"message of {len(value):,} bytes is over the {MAX_EVENT_BYTES:,}-byte limit",
+            )
         try:
             obj = orjson.loads(value)
         except orjson.JSONDecodeError as exc:
@@ -106,7 +126,9 @@ class Processor:
             event = event_from_dict(obj, self.newest_ts)
         except InvalidEvent as exc:
             kind = obj.get("type") if isinstance(obj, dict) else None
-            return self._invalid(msg, source, now, str(exc), kind if kind in EVENT_TYPES else "unknown")
+            return self._invalid(
+                msg, source, now, str(exc), kind if kind in EVENT_TYPES else "unknown"
+            )
         if self.newest_ts is None or event.ts > self.newest_ts:
             self.newest_ts = event.ts
         self.watermark.observe(source, msg.offset, event.ts, now)
@@ -128,7 +150,9 @@ class Processor:
         self._changed(state, home, now)
         return out
 
-    def _invalid(self, msg: Inbound, source: Source, now: float, error: str, kind: str = "unknown") -> list[Outbound]:
+    def _invalid(
+        self, msg: Inbound, source: Source, now: float, error: str, kind: str = "unknown"
+    ) -> list[Outbound]:
         self.watermark.observe(source, msg.offset, None, now)
         self.counts.event(kind, INVALID)
         return [self._dead_letter(INVALID, error, msg, msg.key)]
@@ -176,7 +200,12 @@ class Processor:
         """Take over ``partitions`` with their stored agents (after the table recovered)."""
         self.owned = set(partitions)
         self.watermark.assign(
-            [(topic, p) for p in sorted(self.owned) for topic in (self.input_topic, self.repartition_topic)], now
+            [
+                (topic, p)
+                for p in sorted(self.owned)
+                for topic in (self.input_topic, self.repartition_topic)
+            ],
+            now,
         )
         for state in stored:
             home = self.home(state.agent_id)
@@ -207,8 +236,11 @@ class Processor:
 
     def take_dirty(self) -> list[tuple[int, AgentState]]:
         """The changed agents with their home partition; the shell stores them."""
-        changed = [(partition, self.states[agent_id]) for agent_id, partition in self.dirty.items()
-                   if agent_id in self.states]
+        changed = [
+            (partition, self.states[agent_id])
+            for agent_id, partition in self.dirty.items()
+            if agent_id in self.states
+        ]
         self.dirty.clear()
         return changed
 
@@ -244,21 +276,16 @@ class Processor:
         late: str | None = None
         counts = self.counts
         for item in outputs:
-            kind = type(item)
-            if kind is Outcome:
-                assert isinstance(item, Outcome)
+            if isinstance(item, Outcome):
                 counts.event(item.event.type, item.outcome)
                 if item.outcome == LATE:
                     late = item.error
                 continue
-            name, convert = records.KINDS[kind]
+            name, convert = records.KINDS[type(item)]
             counts.records[name] += 1
-            if kind is Detection:
-                assert isinstance(item, Detection)
+            if isinstance(item, Detection):
                 counts.detections[(item.rule, item.team or "")] += 1
-            elif kind is CheckIn:
-                assert isinstance(item, CheckIn)
+            elif isinstance(item, CheckIn):
                 counts.checkins[item.team or ""] += 1
-            key = item.agent_id.encode()  # type: ignore[union-attr]  # every output but Outcome names its agent
-            out.append(Outbound(name, key, records.dumps(convert(item))))
+            out.append(Outbound(name, item.agent_id.encode(), records.dumps(convert(item))))
         return late

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
 
     broker: str = "kafka://127.0.0.1:9092"
-    """Kafka bootstrap servers as ``kafka://host:port[;host:port...]`` (a bare host:port is accepted)."""
+    """Kafka bootstrap servers, ``kafka://host:port[;host:port...]`` (bare host:port accepted)."""
     policy: Path | None = None
     """Policy YAML used until one is published to ``policy_topic`` (contract §4)."""
     app_id: str = "auxstream"
@@ -74,15 +74,17 @@ class Settings(BaseSettings):
     web_port: int = Field(default=6066, ge=0, le=65_535)
     """Port of the worker's HTTP server; 0 turns it off."""
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
-    """Kafka delivery: at-least-once (deterministic ids let consumers de-duplicate) or transactions."""
+    """at_least_once (ids let consumers de-duplicate) or exactly_once (Kafka transactions)."""
     watermark: Literal["wall-clock", "event-time"] = "wall-clock"
-    """``wall-clock`` moves time on while the floor is quiet; ``event-time`` never reads the clock (backfills)."""
+    """``wall-clock``: time moves on while the floor is quiet; ``event-time``: never the clock."""
     tick_s: float = Field(default=0.5, gt=0.0, le=60.0)
-    """How often the worker computes the watermark, releases held events and advances silent agents."""
+    """Seconds between ticks: watermark, release of held events, advancing silent agents."""
     batch_max: int = Field(default=500, ge=1, le=100_000)
-    """Most input messages handled in one batch (one delivery wait and one state write per agent)."""
+    """Most input messages in one batch (one delivery wait, one state write per agent)."""
     batch_within_s: float = Field(default=0.05, gt=0.0, le=10.0)
     """Longest a message waits for its batch to fill before it is handled."""
+    session_timeout_s: float = Field(default=60.0, ge=6.0, le=1800.0)
+    """How long Kafka waits for a silent worker before its partitions go to the others."""
     loglevel: Literal["debug", "info", "warning", "error", "critical"] = "info"
     """Log level of the worker."""
 
@@ -104,8 +106,16 @@ class Settings(BaseSettings):
         return "kafka://" + ";".join(hosts)
 
     @field_validator(
-        "app_id", "input_topic", "segments_topic", "intervals_topic", "durations_topic",
-        "detections_topic", "checkins_topic", "deadletters_topic", "repartition_topic", "policy_topic",
+        "app_id",
+        "input_topic",
+        "segments_topic",
+        "intervals_topic",
+        "durations_topic",
+        "detections_topic",
+        "checkins_topic",
+        "deadletters_topic",
+        "repartition_topic",
+        "policy_topic",
     )
     @classmethod
     def _name(cls, value: str) -> str:
@@ -143,7 +153,12 @@ class Settings(BaseSettings):
         return f"{self.app_id}-agents-changelog"
 
     def check_distinct_topics(self) -> None:
-        names = [self.input_topic, self.repartition_topic, self.policy_topic, *self.output_topics.values()]
+        names = [
+            self.input_topic,
+            self.repartition_topic,
+            self.policy_topic,
+            *self.output_topics.values(),
+        ]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise SettingsError(f"each topic needs its own name; used twice: {', '.join(twice)}")
@@ -160,11 +175,15 @@ class Settings(BaseSettings):
         return settings
 
 
+_OPTION = {"tick_s": "--tick", "session_timeout_s": "--session-timeout"}
+
+
 def _explain(exc: ValidationError, given: Mapping[str, Any]) -> str:
     lines = []
     for error in exc.errors():
         name = str(error["loc"][0]) if error["loc"] else "settings"
-        source = f"--{name.replace('_', '-')}" if name in given else f"{ENV_PREFIX}{name.upper()}"
+        option = _OPTION.get(name, f"--{name.replace('_', '-')}")
+        source = option if name in given else f"{ENV_PREFIX}{name.upper()}"
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             lines.append(f"{ENV_PREFIX}{name.upper()}: unknown setting")

@@ -23,13 +23,14 @@ from collections.abc import Iterable
 from typing import Any
 
 import faust
-import orjson
 from faust.types import TP
+from faust.types.tuples import Message
 
 from auxstream.domain.policy import Policy
 from auxstream.policy import PolicyError
 from auxstream.stream import livepolicy
-from auxstream.stream.processor import ORIGIN_HEADER, REPARTITION, Inbound, Outbound, Processor
+from auxstream.stream.gaps import GapFiller
+from auxstream.stream.processor import REPARTITION, Inbound, Outbound, Processor, origin_of
 from auxstream.stream.settings import Settings
 from auxstream.stream.store import AgentStore
 from auxstream.stream.watermark import Watermark
@@ -42,14 +43,26 @@ REPORT_EVERY_S = 10.0
 class Shell:
     """One worker: its processor, its table, and how it reaches Kafka."""
 
-    def __init__(self, app: faust.App, settings: Settings, policy: Policy, policy_raw: bytes | None) -> None:
+    def __init__(
+        self, app: faust.App, settings: Settings, policy: Policy, policy_raw: bytes | None
+    ) -> None:
         self.app = app
         self.settings = settings
         self.store = AgentStore(app, settings.input_topic, settings.partitions)
         self.processor = Processor(
-            policy, settings.partitions, settings.input_topic, settings.repartition_topic,
-            Watermark(policy.grace_s, settings.watermark), load=self.store.get,
+            policy,
+            settings.partitions,
+            settings.input_topic,
+            settings.repartition_topic,
+            Watermark(policy.grace_s, settings.watermark),
+            load=self.store.get,
         )
+        self.gaps = GapFiller(
+            settings.bootstrap_servers,
+            settings.app_id,
+            read_committed=settings.processing_guarantee == "exactly_once",
+        )
+        self._filled: list[Inbound] = []
         self.policy_raw = policy_raw
         self.lock = asyncio.Lock()
         self.topic_of = {**settings.output_topics, REPARTITION: settings.repartition_topic}
@@ -59,14 +72,18 @@ class Shell:
         self.policy_table: Any = None
 
     # ------------------------------------------------------------------ cycle steps
-    def receive(self, events: Iterable[faust.EventT]) -> list[Outbound]:
-        """Decode, validate, re-key or apply each message of a batch (counts each outcome)."""
+    async def receive(self, events: Iterable[faust.EventT]) -> list[Outbound]:
+        """Decode, validate, re-key or apply each message of a batch, in order (counted)."""
+        batch = [
+            Inbound(m.topic, m.partition, m.offset, m.key, m.value, origin_of(m.headers))
+            for m in (event.message for event in events)
+        ]
+        messages, self._filled = await self.gaps.complete(batch)
         now = time.monotonic()
         out: list[Outbound] = []
         receive = self.processor.receive
-        for event in events:
-            m = event.message
-            out += receive(Inbound(m.topic, m.partition, m.offset, m.key, m.value, _origin(m.headers)), now)
+        for msg in messages:
+            out += receive(msg, now)
         return out
 
     def tick(self) -> list[Outbound]:
@@ -79,7 +96,8 @@ class Shell:
         producer = self.app.producer
         topic_of = self.topic_of
         pending = [
-            await producer.send(topic_of[m.record], m.key, m.value, m.partition, None, m.headers) for m in outbound
+            await producer.send(topic_of[m.record], m.key, m.value, m.partition, None, m.headers)
+            for m in outbound
         ]
         await asyncio.gather(*pending)
         if self.first_output_s is None:
@@ -87,10 +105,19 @@ class Shell:
             log.info("first records delivered %.2f s after the worker started", self.first_output_s)
 
     def store_changed(self) -> None:
-        """Write every changed agent to the table (after its records were delivered)."""
+        """Write every changed agent to the table (after its records were delivered).
+
+        Then the messages behind those changes may be committed: Faust acks the batch
+        itself; messages the stream had skipped (see ``gaps``) are acked here.
+        """
         put = self.store.put
         for partition, state in self.processor.take_dirty():
             put(partition, state)
+        for m in self._filled:
+            self.app.consumer.ack(
+                Message(m.topic, m.partition, m.offset, 0.0, 0, None, m.key, m.value, None)
+            )
+        self._filled = []
 
     # ------------------------------------------------------------------ time and policy
     async def read_lag(self) -> None:
@@ -99,10 +126,12 @@ class Shell:
         watermark = self.processor.watermark
         for source in list(watermark.sources):
             tp = TP(*source)
+            highwater: int | None
+            position: int | None
             try:
                 highwater = consumer.highwater(tp)
                 position = await consumer.position(tp) if watermark.needs_position(source) else None
-            except Exception:  # noqa: BLE001 - not (or no longer) assigned: lag unknown, not caught up
+            except Exception:
                 highwater = position = None
             watermark.set_highwater(source, highwater, position)
 
@@ -117,12 +146,21 @@ class Shell:
         try:
             published = livepolicy.decode(raw, self.settings.policy_topic)
         except PolicyError as exc:
-            log.error("ignoring the published policy, keeping version %s: %s", self.processor.policy.version, exc)
+            log.error(
+                "ignoring the published policy, keeping version %s: %s",
+                self.processor.policy.version,
+                exc,
+            )
             return
         old = self.processor.policy.version
         self.processor.set_policy(published.policy)
-        log.info("policy %s -> %s (published %s from %s)", old, published.policy.version,
-                 published.published_at, published.source)
+        log.info(
+            "policy %s -> %s (published %s from %s)",
+            old,
+            published.policy.version,
+            published.published_at,
+            published.source,
+        )
 
     def report(self) -> None:
         """A progress line every REPORT_EVERY_S: messages, rate, watermark, held agents."""
@@ -133,33 +171,34 @@ class Shell:
         done = self.processor.counts.messages
         self._reported = (now, done)
         mark = self.processor.watermark.value(now, int(time.time() * 1000))
-        log.info("%d messages (%.0f/s), %d agents, %d holding events, watermark %s",
-                 done, (done - before) / (now - since), len(self.processor.states), len(self.processor.held), mark)
+        log.info(
+            "%d messages (%.0f/s), %d agents, %d holding events, watermark %s",
+            done,
+            (done - before) / (now - since),
+            len(self.processor.states),
+            len(self.processor.held),
+            mark,
+        )
 
     # ------------------------------------------------------------------ rebalancing
-    async def on_revoked(self, sender: Any, revoked: set[TP], **_: Any) -> None:
+    async def on_revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Faust's ``on_partitions_revoked`` signal: ``args[0]`` is the set of revoked TPs."""
+        revoked: set[TP] = args[0] if args else set()
         async with self.lock:
-            self.processor.revoke({tp.partition for tp in revoked if tp.topic == self.settings.input_topic})
+            self.processor.revoke(
+                {tp.partition for tp in revoked if tp.topic == self.settings.input_topic}
+            )
 
-    async def on_rebalance_complete(self, sender: Any, **_: Any) -> None:
+    async def on_rebalance_complete(
+        self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any
+    ) -> None:
         """Tables recovered: load the owned agents (once) before the streams resume."""
         ours = (self.settings.input_topic, self.settings.repartition_topic)
         assigned = {tp.partition for tp in self.app.consumer.assignment() if tp.topic in ours}
         async with self.lock:
+            await self.gaps.reset((topic, p) for p in assigned for topic in ours)
             self.processor.revoke(set(range(self.settings.partitions)))
             self.processor.assign(assigned, self.store.stored(assigned), time.monotonic())
-        log.info("assigned partitions %s: %d agents loaded", sorted(assigned), len(self.processor.states))
-
-
-def _origin(headers: Any) -> tuple[str, int, int] | None:
-    if not headers:
-        return None
-    items = headers.items() if isinstance(headers, dict) else headers
-    for name, value in items:
-        if name == ORIGIN_HEADER and value:
-            try:
-                topic, partition, offset = orjson.loads(value)
-                return str(topic), int(partition), int(offset)
-            except (orjson.JSONDecodeError, ValueError, TypeError):
-                return None
-    return None
+        log.info(
+            "assigned partitions %s: %d agents loaded", sorted(assigned), len(self.processor.states)
+        )

@@ -1,4 +1,4 @@
-"""The agent table: one entry per agent, the core's ``AgentState``, in a changelog-backed Faust table.
+"""The agent table: one entry per agent (the core's ``AgentState``), changelog-backed.
 
 **Codec.** A state is pickled (protocol 5) behind a one-byte format version. Pickle is fast
 (about 35 µs each way for a day's state of one agent, ~2.5 KB) and keeps every field of our
@@ -22,7 +22,7 @@ loudly with Faust's own "Cannot modify table outside of agent/stream" error.
 from __future__ import annotations
 
 import contextlib
-import pickle  # noqa: S403 - our own changelog only; see the module docstring
+import pickle
 import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -44,7 +44,9 @@ def encode_state(state: AgentState) -> bytes:
 
 def decode_state(data: bytes) -> AgentState:
     if data[:1] != FORMAT:
-        raise ValueError(f"stored agent state has format {data[:1]!r}, this worker reads {FORMAT!r}")
+        raise ValueError(
+            f"stored agent state has format {data[:1]!r}, this worker reads {FORMAT!r}"
+        )
     state = pickle.loads(data[1:])  # noqa: S301 - our own changelog; see the module docstring
     if not isinstance(state, AgentState):
         raise TypeError(f"stored agent state is a {type(state).__name__}")

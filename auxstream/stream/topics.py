@@ -65,27 +65,43 @@ def declared(settings: Settings, path: Path = TOPOLOGY) -> list[TopicSpec]:
 
 def _spec(entry: dict[str, Any], settings: Settings) -> TopicSpec:
     setting = entry.get("setting")
-    name = getattr(settings, setting) if setting else str(entry["name"]).format(app_id=settings.app_id)
+    name = (
+        getattr(settings, setting) if setting else str(entry["name"]).format(app_id=settings.app_id)
+    )
     if entry["role"] not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    partitions = settings.partitions if entry["partitions"] == "workers" else int(entry["partitions"])
+    partitions = (
+        settings.partitions if entry["partitions"] == "workers" else int(entry["partitions"])
+    )
     config = {
         "cleanup.policy": str(entry["cleanup_policy"]),
         "retention.ms": str(entry["retention_ms"]),
         **{str(k): str(v) for k, v in (entry.get("config") or {}).items()},
     }
-    return TopicSpec(name, entry["role"], partitions, settings.replication, str(entry["key"]), str(entry["value"]), config)
+    return TopicSpec(
+        name,
+        entry["role"],
+        partitions,
+        settings.replication,
+        str(entry["key"]),
+        str(entry["value"]),
+        config,
+    )
 
 
 @contextlib.asynccontextmanager
 async def admin(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
     """An admin client, or BrokerUnavailable naming the address tried."""
-    client = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=10_000)
+    client = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=10_000
+    )
     try:
         await client.start()
     except (KafkaConnectionError, KafkaError, OSError) as exc:
         await _close_quietly(client)
-        raise BrokerUnavailable(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from None
+        raise BrokerUnavailable(
+            f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}"
+        ) from None
     try:
         yield client
     finally:
@@ -108,7 +124,14 @@ async def create_topics(settings: Settings, specs: list[TopicSpec] | None = None
                 continue
             try:
                 response = await client.create_topics(
-                    [NewTopic(spec.name, spec.partitions, spec.replication, topic_configs=dict(spec.config))]
+                    [
+                        NewTopic(
+                            spec.name,
+                            spec.partitions,
+                            spec.replication,
+                            topic_configs=dict(spec.config),
+                        )
+                    ]
                 )
             except TopicAlreadyExistsError:
                 continue  # another worker made it a moment ago
@@ -117,14 +140,18 @@ async def create_topics(settings: Settings, specs: list[TopicSpec] | None = None
                 if code == TopicAlreadyExistsError.errno:
                     break
                 if code:
-                    raise TopologyError(f"creating {name} failed: Kafka error {code} {message or ''}".rstrip())
+                    raise TopologyError(
+                        f"creating {name} failed: Kafka error {code} {message or ''}".rstrip()
+                    )
             else:
                 created.append(spec.name)
         await _wait_listed(client, [spec.name for spec in specs])
         return created
 
 
-async def _wait_listed(client: AIOKafkaAdminClient, names: list[str], timeout_s: float = 15.0) -> None:
+async def _wait_listed(
+    client: AIOKafkaAdminClient, names: list[str], timeout_s: float = 15.0
+) -> None:
     """The broker lists a new topic a moment after the controller made it: wait for that."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
@@ -132,7 +159,10 @@ async def _wait_listed(client: AIOKafkaAdminClient, names: list[str], timeout_s:
         if not missing:
             return
         if asyncio.get_running_loop().time() > deadline:
-            raise TopologyError(f"created but not yet listed by the broker after {timeout_s:.0f} s: {', '.join(sorted(missing))}")
+            raise TopologyError(
+                f"created but not yet listed by the broker after {timeout_s:.0f} s: "
+                + ", ".join(sorted(missing))
+            )
         await asyncio.sleep(0.1)
 
 

@@ -91,7 +91,9 @@ class Watermark:
         clock = self.sources.get(source)
         return clock is not None and clock.next_offset is None
 
-    def set_highwater(self, source: Source, highwater: int | None, position: int | None = None) -> None:
+    def set_highwater(
+        self, source: Source, highwater: int | None, position: int | None = None
+    ) -> None:
         """The partition's end offset; ``position`` stands in until a message was processed."""
         clock = self.sources.get(source)
         if clock is None:
@@ -128,7 +130,11 @@ class Watermark:
         candidate: int | None
         if busy:
             times = [c.newest_ts for c in busy]
-            candidate = None if any(t is None for t in times) else min(t for t in times if t is not None) - grace_ms
+            candidate = (
+                None
+                if any(t is None for t in times)
+                else min(t for t in times if t is not None) - grace_ms
+            )
         else:
             newest = self.newest()
             candidate = None if newest is None else newest - grace_ms
@@ -141,7 +147,7 @@ class Watermark:
         return self._floor
 
     def _cap_in_flight(self, candidate: int | None, now: float, grace_ms: int) -> int | None:
-        """Never pass a re-keyed event still on its way (forgotten after a minute: another worker read it)."""
+        """Never pass a re-keyed event on its way (forgotten after a minute: read elsewhere)."""
         if not self._in_flight or candidate is None:
             return candidate
         stale = [eid for eid, (_, sent) in self._in_flight.items() if now - sent > 60.0]

@@ -34,7 +34,11 @@ AGENTS, HOURS, SEED = 40, 3, 20260512
 
 @pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 def test_a_simulated_day_through_kafka_equals_the_replay(
-    kafka_broker: str, tmp_path: Path, shared_examples: Path, guarantee: str, capsys: pytest.CaptureFixture[str]
+    kafka_broker: str,
+    tmp_path: Path,
+    shared_examples: Path,
+    guarantee: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     setup = StreamSetup(kafka_broker, tmp_path)
     policy = shared_examples / "policy.yaml"
@@ -54,5 +58,7 @@ def test_a_simulated_day_through_kafka_equals_the_replay(
     assert not problems, "\n".join(problems)
     assert len(actual["segments"]) == len(expected["segments"])
     with capsys.disabled():
-        print(f"\n[{guarantee}] {len(lines)} events; worker ready {ready_s:.1f}s, first records {first_output_s:.1f}s "
-              f"after start")
+        print(
+            f"\n[{guarantee}] {len(lines)} events; worker ready {ready_s:.1f}s, "
+            f"first records {first_output_s:.1f}s after start"
+        )

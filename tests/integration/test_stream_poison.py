@@ -1,4 +1,4 @@
-"""Poison messages become dead letters naming their topic, partition and offset; the worker carries on."""
+"""Poison messages become dead letters naming topic, partition and offset; the worker goes on."""
 
 from __future__ import annotations
 
@@ -13,12 +13,18 @@ from tests.integration.test_stream_support import StreamSetup, read_outputs, wor
 
 
 def event(event_id: str, agent: str, ts: str, kind: str, **extra: object) -> bytes:
-    return orjson.dumps({"event_id": event_id, "agent_id": agent, "ts": ts, "type": kind, "team": "north", **extra})
+    return orjson.dumps(
+        {"event_id": event_id, "agent_id": agent, "ts": ts, "type": kind, "team": "north", **extra}
+    )
 
 
-async def produce_all(broker: str, topic: str, messages: list[tuple[bytes | None, bytes | None, int]]) -> list[int]:
+async def produce_all(
+    broker: str, topic: str, messages: list[tuple[bytes | None, bytes | None, int]]
+) -> list[int]:
     """(key, value, partition) in order; returns each message's offset."""
-    producer = AIOKafkaProducer(bootstrap_servers=broker, acks="all", max_request_size=4 * 1024 * 1024)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=broker, acks="all", max_request_size=4 * 1024 * 1024
+    )
     await producer.start()
     try:
         offsets = []
@@ -42,25 +48,42 @@ def test_poison_messages_become_dead_letters_and_processing_continues(
         ("tombstone", b"P1", None, home),
         ("over the", b"P1", b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}', home),
         ("must be a JSON object", None, b'["a", "list"]', other),  # null key and not an event
-        ("field 'event_id' must be a string", b"P1", orjson.dumps(
-            {"event_id": 7, "agent_id": "P1", "ts": "2026-05-12T08:00:00Z", "type": "ready"}), home),
-        ("missing field 'type'", b"P1", b'{"event_id": "p-9", "agent_id": "P1", "ts": "2026-05-12T08:00:00Z"}', home),
+        (
+            "field 'event_id' must be a string",
+            b"P1",
+            orjson.dumps(
+                {"event_id": 7, "agent_id": "P1", "ts": "2026-05-12T08:00:00Z", "type": "ready"}
+            ),
+            home,
+        ),
+        (
+            "missing field 'type'",
+            b"P1",
+            b'{"event_id": "p-9", "agent_id": "P1", "ts": "2026-05-12T08:00:00Z"}',
+            home,
+        ),
         ("has no UTC offset", b"P1", event("p-10", "P1", "2026-05-12T08:00:00", "ready"), home),
     ]
     valid: list[tuple[bytes | None, bytes | None, int]] = [
         (b"P1", event("p-1", "P1", "2026-05-12T08:00:00Z", "login"), home),
-        (None, event("p-2", "P1", "2026-05-12T08:05:00Z", "not_ready", reason_code="BREAK"), other),  # re-keyed
+        (
+            None,
+            event("p-2", "P1", "2026-05-12T08:05:00Z", "not_ready", reason_code="BREAK"),
+            other,
+        ),  # re-keyed
         (b"P1", event("p-3", "P1", "2026-05-12T08:10:00Z", "ready"), home),
     ]
     assert setup.cli("topics", "create").returncode == 0
-    offsets = asyncio.run(produce_all(kafka_broker, topic, [(k, v, p) for _, k, v, p in poison] + valid))
+    offsets = asyncio.run(
+        produce_all(kafka_broker, topic, [(k, v, p) for _, k, v, p in poison] + valid)
+    )
 
     with worker(setup, "--policy", str(shared_examples / "policy.yaml")):
         outputs = asyncio.run(read_outputs(kafka_broker, setup.topics, at_least=len(poison) + 2))
 
     letters = outputs["deadletters"]
     assert len(letters) == len(poison), letters
-    for (needle, key, value, partition), offset in zip(poison, offsets, strict=False):
+    for (needle, _key, value, partition), offset in zip(poison, offsets, strict=False):
         (letter,) = [d for d in letters if d["partition"] == partition and d["offset"] == offset]
         assert letter["reason"] == "invalid"
         assert needle in letter["error"], (needle, letter["error"])
@@ -70,5 +93,8 @@ def test_poison_messages_become_dead_letters_and_processing_continues(
             assert letter["raw"] == value.decode()
     # The valid events around them, one of them with no key, were all applied.
     segments = outputs["segments"]
-    assert [(s["state"], s["reason_code"]) for s in segments] == [("ready", None), ("not_ready", "BREAK")]
+    assert [(s["state"], s["reason_code"]) for s in segments] == [
+        ("ready", None),
+        ("not_ready", "BREAK"),
+    ]
     assert segments[1]["start_event_id"] == "p-2"

@@ -1,4 +1,4 @@
-"""`auxstream policy publish` changes the policy of a running worker, and detections say which policy."""
+"""`auxstream policy publish` changes a running worker's policy; detections say which one."""
 
 from __future__ import annotations
 
@@ -12,14 +12,18 @@ from tests.integration.test_stream_support import StreamSetup, produce_lines, re
 
 
 def event(event_id: str, agent: str, ts: str, kind: str, **extra: object) -> bytes:
-    return orjson.dumps({"event_id": event_id, "agent_id": agent, "ts": ts, "type": kind, "team": "north", **extra})
+    return orjson.dumps(
+        {"event_id": event_id, "agent_id": agent, "ts": ts, "type": kind, "team": "north", **extra}
+    )
 
 
 def a_break(agent: str, hour: int) -> list[bytes]:
     """Login, a 3-minute BREAK, ready again: over a 60 s limit, well within the example's 900 s."""
     return [
         event(f"{agent}-1", agent, f"2026-05-12T{hour:02d}:00:00Z", "login"),
-        event(f"{agent}-2", agent, f"2026-05-12T{hour:02d}:01:00Z", "not_ready", reason_code="BREAK"),
+        event(
+            f"{agent}-2", agent, f"2026-05-12T{hour:02d}:01:00Z", "not_ready", reason_code="BREAK"
+        ),
         event(f"{agent}-3", agent, f"2026-05-12T{hour:02d}:04:00Z", "ready"),
     ]
 

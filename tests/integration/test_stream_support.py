@@ -1,4 +1,4 @@
-"""Helpers shared by the stream's integration tests: run a worker as a subprocess, feed it, read its topics.
+"""Helpers of the stream's integration tests: run a worker subprocess, feed it, read its topics.
 
 (No tests here; the name only keeps the file among the stream's test files.)
 """
@@ -41,46 +41,61 @@ class StreamSetup:
 
     @property
     def topics(self) -> dict[str, str]:
-        return {name: f"st.{self.tag}.{name}" for name in (*RECORD_NAMES, "input", "repartition", "policy")}
+        return {
+            name: f"st.{self.tag}.{name}"
+            for name in (*RECORD_NAMES, "input", "repartition", "policy")
+        }
 
     def env(self, **extra: str) -> dict[str, str]:
         """The worker's environment: every setting private to this test."""
         t = self.topics
         env = {k: v for k, v in os.environ.items() if not k.startswith("AUXSTREAM_")}
-        env.update({
-            "AUXSTREAM_BROKER": self.broker,
-            "AUXSTREAM_APP_ID": f"st-{self.tag}",
-            "AUXSTREAM_INPUT_TOPIC": t["input"],
-            "AUXSTREAM_REPARTITION_TOPIC": t["repartition"],
-            "AUXSTREAM_POLICY_TOPIC": t["policy"],
-            **{f"AUXSTREAM_{name.upper()}_TOPIC": t[name] for name in RECORD_NAMES},
-            "AUXSTREAM_PARTITIONS": str(self.partitions),
-            "AUXSTREAM_STORE": "memory://",
-            "AUXSTREAM_WEB_PORT": "0",
-            "AUXSTREAM_DATA_DIR": str(self.tmp / f"data-{self.tag}"),
-            "AUXSTREAM_WATERMARK": "event-time",
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "AUXSTREAM_BROKER": self.broker,
+                "AUXSTREAM_APP_ID": f"st-{self.tag}",
+                "AUXSTREAM_INPUT_TOPIC": t["input"],
+                "AUXSTREAM_REPARTITION_TOPIC": t["repartition"],
+                "AUXSTREAM_POLICY_TOPIC": t["policy"],
+                **{f"AUXSTREAM_{name.upper()}_TOPIC": t[name] for name in RECORD_NAMES},
+                "AUXSTREAM_PARTITIONS": str(self.partitions),
+                "AUXSTREAM_STORE": "memory://",
+                "AUXSTREAM_WEB_PORT": "0",
+                "AUXSTREAM_DATA_DIR": str(self.tmp / f"data-{self.tag}"),
+                "AUXSTREAM_WATERMARK": "event-time",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update(extra)
         return env
 
     def cli(self, *args: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "auxstream", *args], env=self.env(), cwd=ROOT,
-            capture_output=True, text=True, timeout=timeout_s, check=False,
+            [sys.executable, "-m", "auxstream", *args],
+            env=self.env(),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
         )
 
 
 class Worker:
     """``python -m auxstream worker`` as a subprocess, its output in a log file."""
 
-    def __init__(self, setup: StreamSetup, *args: str, log_name: str = "worker", **env: str) -> None:
+    def __init__(
+        self, setup: StreamSetup, *args: str, log_name: str = "worker", **env: str
+    ) -> None:
         self.log = setup.tmp / f"{log_name}-{uuid.uuid4().hex[:6]}.log"
         self._out = self.log.open("wb")
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(  # noqa: S603 - our own CLI
+        self.proc = subprocess.Popen(
             [sys.executable, "-m", "auxstream", "worker", *args],
-            env=setup.env(**env), cwd=ROOT, stdout=self._out, stderr=subprocess.STDOUT,
+            env=setup.env(**env),
+            cwd=ROOT,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
         )
 
     def text(self) -> str:
@@ -91,9 +106,14 @@ class Worker:
         deadline = time.monotonic() + timeout_s
         while needle not in self.text():
             if self.proc.poll() is not None:
-                raise AssertionError(f"worker exited {self.proc.returncode} before {needle!r}:\n{self.text()[-4000:]}")
+                raise AssertionError(
+                    f"worker exited {self.proc.returncode} before {needle!r}:\n"
+                    + self.text()[-4000:]
+                )
             if time.monotonic() > deadline:
-                raise ConditionNotMet(f"{needle!r} not in the worker log after {timeout_s}s:\n{self.text()[-4000:]}")
+                raise ConditionNotMet(
+                    f"{needle!r} not in the worker log after {timeout_s}s:\n{self.text()[-4000:]}"
+                )
             time.sleep(0.1)
         return time.monotonic() - self.started
 
@@ -128,10 +148,17 @@ def key_of(line: bytes) -> bytes | None:
     return agent.encode() if isinstance(agent, str) and agent else None
 
 
-async def produce_lines(broker: str, topic: str, lines: Sequence[bytes], partitions: int = PARTITIONS,
-                        keyed: bool = True) -> None:
+async def produce_lines(
+    broker: str,
+    topic: str,
+    lines: Sequence[bytes],
+    partitions: int = PARTITIONS,
+    keyed: bool = True,
+) -> None:
     """Produce event lines as fast as possible, keyed by agent_id on its home partition."""
-    producer = AIOKafkaProducer(bootstrap_servers=broker, acks="all", linger_ms=5, max_batch_size=256 * 1024)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=broker, acks="all", linger_ms=5, max_batch_size=256 * 1024
+    )
     await producer.start()
     try:
         pending = []
@@ -145,13 +172,22 @@ async def produce_lines(broker: str, topic: str, lines: Sequence[bytes], partiti
 
 
 async def read_outputs(
-    broker: str, topics: dict[str, str], *, quiet_s: float = 4.0, timeout_s: float = 120.0, at_least: int = 1
+    broker: str,
+    topics: dict[str, str],
+    *,
+    quiet_s: float = 4.0,
+    timeout_s: float = 120.0,
+    at_least: int = 1,
 ) -> dict[str, list[dict[str, Any]]]:
     """Read the six output topics from the beginning until nothing new came for ``quiet_s``."""
     by_topic = {topics[name]: name for name in RECORD_NAMES}
     consumer = AIOKafkaConsumer(
-        *by_topic, bootstrap_servers=broker, group_id=f"reader-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest", enable_auto_commit=False, metadata_max_age_ms=1000,
+        *by_topic,
+        bootstrap_servers=broker,
+        group_id=f"reader-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        metadata_max_age_ms=1000,
     )
     await consumer.start()
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -164,7 +200,10 @@ async def read_outputs(
             if total >= at_least and now - last_new >= quiet_s:
                 return out
             if now > deadline:
-                raise ConditionNotMet(f"outputs still growing (or fewer than {at_least}) after {timeout_s}s: {total} read")
+                raise ConditionNotMet(
+                    f"outputs still growing (or fewer than {at_least}) after {timeout_s}s: "
+                    f"{total} read"
+                )
             batches = await consumer.getmany(timeout_ms=250)
             for tp, records in batches.items():
                 for record in records:
@@ -181,13 +220,25 @@ def replay(setup: StreamSetup, day: Path, policy: Path) -> dict[str, list[dict[s
     out_dir = setup.tmp / f"replay-{uuid.uuid4().hex[:6]}"
     done = setup.cli("replay", str(day), "--policy", str(policy), "--out", str(out_dir), "--quiet")
     assert done.returncode == 0, done.stderr
-    return {name: [orjson.loads(line) for line in (out_dir / f"{name}.jsonl").read_bytes().splitlines()]
-            for name in RECORD_NAMES}
+    return {
+        name: [orjson.loads(line) for line in (out_dir / f"{name}.jsonl").read_bytes().splitlines()]
+        for name in RECORD_NAMES
+    }
 
 
 def simulate(setup: StreamSetup, agents: int, hours: float, seed: int) -> Path:
     day = setup.tmp / f"day-{agents}x{hours}-{seed}.jsonl"
-    done = setup.cli("simulate", "--agents", str(agents), "--hours", str(hours), "--seed", str(seed), "--out", str(day))
+    done = setup.cli(
+        "simulate",
+        "--agents",
+        str(agents),
+        "--hours",
+        str(hours),
+        "--seed",
+        str(seed),
+        "--out",
+        str(day),
+    )
     assert done.returncode == 0, done.stderr
     return day
 

@@ -1,4 +1,4 @@
-"""The stream's processor, driven by hand (no Kafka, no clock), against the replay of the same input."""
+"""The stream's processor driven by hand (no Kafka, no clock), against the replay of its input."""
 
 from __future__ import annotations
 
@@ -9,14 +9,22 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
+
 from auxstream.domain.events import InvalidEvent, event_from_dict
 from auxstream.policy import load_policy
 from auxstream.replay.runner import Replayer
 from auxstream.stream.compare import differences
-from auxstream.stream.processor import REPARTITION, Inbound, Outbound, Processor, home_partition
+from auxstream.stream.processor import (
+    REPARTITION,
+    Inbound,
+    Outbound,
+    Processor,
+    home_partition,
+    origin_of,
+)
 from auxstream.stream.watermark import EVENT_TIME, Watermark
 
-SHARED = Path(__file__).parents[2].parent / "shared" / "examples"
 INPUT, REKEYED = "in", "by-agent"
 PARTITIONS = 4
 
@@ -41,7 +49,9 @@ class Harness:
     """A processor fed as a worker would be, with a hand-moved clock."""
 
     def __init__(self, policy: Any, mode: str = EVENT_TIME) -> None:
-        self.processor = Processor(policy, PARTITIONS, INPUT, REKEYED, Watermark(policy.grace_s, mode))
+        self.processor = Processor(
+            policy, PARTITIONS, INPUT, REKEYED, Watermark(policy.grace_s, mode)
+        )
         self.processor.assign(range(PARTITIONS), [], now=0.0)
         self.now = 0.0
         self.offsets: dict[tuple[str, int], int] = defaultdict(int)
@@ -51,7 +61,9 @@ class Harness:
     def send(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
         offset = self.offsets[(topic, partition)]
         self.offsets[(topic, partition)] += 1
-        self.collect(self.processor.receive(Inbound(topic, partition, offset, key, value), self.now))
+        self.collect(
+            self.processor.receive(Inbound(topic, partition, offset, key, value), self.now)
+        )
 
     def collect(self, outbound: list[Outbound]) -> None:
         for message in outbound:
@@ -67,11 +79,27 @@ class Harness:
         self.collect(self.processor.tick(self.now, now_ms))
 
 
-def test_a_simulated_day_gives_the_replay_records(tmp_path: Path) -> None:
+def test_a_simulated_day_gives_the_replay_records(tmp_path: Path, shared_examples: Path) -> None:
     day = tmp_path / "day.jsonl"
-    subprocess.run([sys.executable, "-m", "auxstream", "simulate", "--agents", "30", "--hours", "2",
-                    "--seed", "11", "--out", str(day)], check=True, capture_output=True)
-    policy = load_policy(SHARED / "policy.yaml")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auxstream",
+            "simulate",
+            "--agents",
+            "30",
+            "--hours",
+            "2",
+            "--seed",
+            "11",
+            "--out",
+            str(day),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    policy = load_policy(shared_examples / "policy.yaml")
     lines = day.read_bytes().splitlines()
     expected = replay(lines, policy)
 
@@ -100,3 +128,176 @@ def newest_event_time(lines: list[bytes]) -> int:
         except (orjson.JSONDecodeError, InvalidEvent):
             continue
     return newest
+
+
+# ---------------------------------------------------------------------------- one message at a time
+def ev(event_id: str, agent: str, ts: str, kind: str, **extra: object) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": event_id,
+            "agent_id": agent,
+            "ts": f"2026-05-12T{ts}Z",
+            "type": kind,
+            "team": "north",
+            **extra,
+        }
+    )
+
+
+def at_home(agent: str) -> int:
+    return home_partition(agent, PARTITIONS)
+
+
+def test_an_event_with_the_wrong_key_or_partition_is_rekeyed_with_its_origin(
+    shared_examples: Path,
+) -> None:
+    harness = Harness(load_policy(shared_examples / "policy.yaml"))
+    home = at_home("R1")
+    wrong = (home + 1) % PARTITIONS
+    harness.send(INPUT, home, None, ev("r-1", "R1", "08:00:00", "login"))
+    harness.send(INPUT, wrong, b"R1", ev("r-2", "R1", "08:01:00", "ready"))
+    harness.send(INPUT, home, b"someone-else", ev("r-3", "R1", "08:02:00", "ready"))
+    assert [(m.key, m.partition) for m in harness.rekeyed] == [(b"R1", home)] * 3
+    assert orjson.loads(dict(harness.rekeyed[1].headers or [])["auxstream-origin"]) == [
+        INPUT,
+        wrong,
+        0,
+    ]
+    assert harness.processor.counts.rekeyed == 3
+    assert (
+        not harness.processor.states
+    )  # nothing applied before it comes back by the repartition topic
+    for message in harness.rekeyed:
+        headers = message.headers or []
+        offset = harness.offsets[(REKEYED, home)]
+        harness.offsets[(REKEYED, home)] += 1
+        harness.collect(
+            harness.processor.receive(
+                Inbound(REKEYED, home, offset, message.key, message.value, origin_of(headers)),
+                harness.now,
+            )
+        )
+    assert harness.processor.states["R1"].last_event_id == "r-2"  # r-3 waits out its grace
+
+
+def test_a_late_rekeyed_event_names_where_it_was_first_read(shared_examples: Path) -> None:
+    harness = Harness(load_policy(shared_examples / "policy.yaml"))
+    home = at_home("L1")
+    harness.send(INPUT, home, b"L1", ev("l-1", "L1", "08:00:00", "login"))
+    harness.send(INPUT, home, b"L1", ev("l-2", "L1", "09:00:00", "ready"))  # applies l-1
+    harness.send(
+        INPUT, home, b"L1", ev("l-3", "L1", "09:00:10", "not_ready", reason_code="BREAK")
+    )  # applies l-2
+    late = ev("l-0", "L1", "08:30:00", "ready")
+    harness.collect(
+        harness.processor.receive(Inbound(REKEYED, home, 7, b"L1", late, (INPUT, 3, 99)), 0.0)
+    )
+    (letter,) = harness.out["deadletters"]
+    assert (letter["reason"], letter["source_topic"], letter["partition"], letter["offset"]) == (
+        "late",
+        INPUT,
+        3,
+        99,
+    )
+    assert letter["raw"] == late.decode()
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (None, "tombstone"),
+        (b"x" * (64 * 1024 + 1), "byte limit"),
+        (b"{oops", "not JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (
+            orjson.dumps(
+                {"event_id": "b-1", "agent_id": "B1", "ts": "2026-05-12T08:00:00Z", "type": "nap"}
+            ),
+            "unknown type",
+        ),
+        (
+            orjson.dumps({"event_id": "b-2", "agent_id": "B1", "ts": 1778572800, "type": "ready"}),
+            "'ts' must be a string",
+        ),
+    ],
+)
+def test_a_message_that_is_not_an_event_is_a_dead_letter_and_counted(
+    shared_examples: Path, value: bytes | None, error: str
+) -> None:
+    harness = Harness(load_policy(shared_examples / "policy.yaml"))
+    harness.send(INPUT, 2, None, value)
+    (letter,) = harness.out["deadletters"]
+    assert letter["reason"] == "invalid" and error in letter["error"]
+    assert (letter["source_topic"], letter["partition"], letter["offset"]) == (INPUT, 2, 0)
+    assert len(letter["raw"].encode()) <= 64 * 1024
+    assert (
+        sum(
+            n for (_, outcome), n in harness.processor.counts.events.items() if outcome == "invalid"
+        )
+        == 1
+    )
+    assert harness.processor.counts.dead_letters["invalid"] == 1
+
+
+def test_an_event_a_day_ahead_of_the_newest_seen_is_invalid(shared_examples: Path) -> None:
+    harness = Harness(load_policy(shared_examples / "policy.yaml"))
+    home = at_home("F1")
+    harness.send(INPUT, home, b"F1", ev("f-1", "F1", "08:00:00", "login"))
+    harness.send(
+        INPUT,
+        home,
+        b"F1",
+        orjson.dumps(
+            {"event_id": "f-2", "agent_id": "F1", "ts": "2026-05-14T08:00:00Z", "type": "ready"}
+        ),
+    )
+    (letter,) = harness.out["deadletters"]
+    assert "24 h" in letter["error"]
+
+
+def test_catching_up_a_backlog_never_releases_early(shared_examples: Path) -> None:
+    """Held events wait while the partition lags, however much wall time passes."""
+    harness = Harness(load_policy(shared_examples / "policy.yaml"))
+    home = at_home("C1")
+    harness.send(INPUT, home, b"C1", ev("c-1", "C1", "08:00:00", "login"))
+    harness.send(INPUT, home, b"C1", ev("c-2", "C1", "08:00:05", "not_ready", reason_code="BREAK"))
+    harness.now += 30.0
+    harness.tick(caught_up=False)  # a backlog: c-3 (swapped with c-2 by the ACD) is still unread
+    assert harness.processor.states["C1"].last_event_id == "c-1"
+    harness.send(INPUT, home, b"C1", ev("c-3", "C1", "08:00:04", "ready"))  # older, but not late
+    assert not harness.out["deadletters"]
+    harness.now += 3.0
+    harness.tick(caught_up=True)
+    assert harness.processor.states["C1"].last_event_id == "c-2"
+    assert [(s["state"], s["end_event_id"]) for s in harness.out["segments"]] == [("ready", "c-2")]
+    assert not harness.out["deadletters"]
+
+
+def test_revoked_agents_are_forgotten_and_assigned_ones_are_scheduled(
+    shared_examples: Path,
+) -> None:
+    policy = load_policy(shared_examples / "policy.yaml")
+    harness = Harness(policy)
+    for agent in ("V1", "V2", "V3"):
+        harness.send(
+            INPUT, at_home(agent), agent.encode(), ev(f"{agent}-1", agent, "08:00:00", "login")
+        )
+    kept = {a: s for a, s in harness.processor.states.items() if at_home(a) != at_home("V1")}
+    harness.processor.revoke([at_home("V1")])
+    assert "V1" not in harness.processor.states
+    assert set(harness.processor.states) == set(kept)
+
+    fresh = Processor(policy, PARTITIONS, INPUT, REKEYED, Watermark(policy.grace_s, EVENT_TIME))
+    fresh.assign(range(PARTITIONS), [*kept.values()], now=0.0)
+    assert set(fresh.states) == set(kept)
+    assert len(fresh.held) == len(kept)  # their login is still held: released by the idle rule
+
+
+def test_a_new_policy_changes_grace_and_what_is_due(shared_examples: Path) -> None:
+    from dataclasses import replace
+
+    policy = load_policy(shared_examples / "policy.yaml")
+    harness = Harness(policy)
+    harness.processor.set_policy(replace(policy, grace_s=5.0, version="v2"))
+    assert harness.processor.watermark.grace_s == 5.0
+    assert harness.processor.policy.version == "v2"
