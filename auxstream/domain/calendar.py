@@ -23,7 +23,7 @@ _EPOCH_DATE = date(1970, 1, 1)
 class Calendar:
     """Interval and local-day arithmetic for one timezone and interval length."""
 
-    __slots__ = ("_day_start", "_offsets", "interval_ms", "tz", "tz_name")
+    __slots__ = ("_day_start", "_day_text", "_offsets", "interval_ms", "tz", "tz_name")
 
     def __init__(self, tz_name: str, interval_minutes: int) -> None:
         self.tz_name = tz_name
@@ -31,6 +31,7 @@ class Calendar:
         self.interval_ms = interval_minutes * 60_000
         self._offsets: dict[int, int] = {}
         self._day_start: dict[int, int] = {}
+        self._day_text: dict[int, str] = {}
 
     def offset_ms(self, t: int) -> int:
         """The zone's UTC offset at instant ``t`` (epoch ms)."""
@@ -62,7 +63,10 @@ class Calendar:
         return start
 
     def day_text(self, day: int) -> str:
-        return (_EPOCH_DATE + timedelta(days=day)).isoformat()
+        text = self._day_text.get(day)
+        if text is None:
+            text = self._day_text[day] = (_EPOCH_DATE + timedelta(days=day)).isoformat()
+        return text
 
     def local_clock(self, t: int) -> str:
         """'HH:MM' on the local wall clock, for messages a team leader reads."""

@@ -20,7 +20,7 @@ from auxstream.domain import rules, timeline
 from auxstream.domain.calendar import Calendar, calendar_for
 from auxstream.domain.events import CONTACT_END, CONTACT_START, LOGIN, LOGOUT, NOT_READY, AgentEvent
 from auxstream.domain.outputs import APPLIED, DUPLICATE, LATE, NOOP, CheckIn, Duration, Outcome, Output, Segment
-from auxstream.domain.policy import Policy
+from auxstream.domain.policy import CodePolicy, Policy
 from auxstream.domain.state import LOGGED_OUT, ON_CONTACT, READY, AgentState
 from auxstream.domain.state import NOT_READY as NOT_READY_STATE
 from auxstream.domain.timefmt import DAY_MS, HOUR_MS
@@ -38,19 +38,27 @@ def new_agent(agent_id: str) -> AgentState:
 def apply(state: AgentState, event: AgentEvent, policy: Policy) -> Step:
     """Receive one valid event of ``state``'s agent."""
     out: list[Output] = []
-    if event.event_id in state.seen:
+    event_id = event.event_id
+    seen = state.seen
+    if event_id in seen:
         out.append(Outcome(event, DUPLICATE))
         return state, out
-    key = event.order_key()
+    ts = event.ts
+    seq = event.seq
+    key = (ts, -1 if seq is None else seq)  # event.order_key(), without the call
     if state.last_key is not None and key < state.last_key:
         out.append(Outcome(event, LATE, "late: older than an event already applied for this agent"))
         return state, out
-    state.seen[event.event_id] = event.ts
+    seen[event_id] = ts
     held = state.held
-    if not held or held[-1].order_key() <= key:
+    if not held:
         held.append(event)
     else:
-        insort(held, event, key=AgentEvent.order_key)
+        newest = held[-1]
+        if newest.ts < ts or newest.order_key() <= key:
+            held.append(event)
+        else:
+            insort(held, event, key=AgentEvent.order_key)
     # Held events are in event-time order, so the newest is the last one.
     cutoff = held[-1].ts - int(policy.grace_s * 1000)
     if held[0].ts <= cutoff:
@@ -92,7 +100,7 @@ def next_due(state: AgentState, policy: Policy) -> int | None:
     return timeline.next_due(state, policy, calendar_for(policy.timezone, policy.interval_minutes))
 
 
-def _target(state: AgentState, event: AgentEvent, policy: Policy) -> tuple[str, str | None]:
+def _target(event: AgentEvent, policy: Policy) -> tuple[str, str | None]:
     kind = event.type
     if kind == LOGIN:
         return (NOT_READY_STATE, event.reason_code) if event.reason_code else (READY, None)
@@ -108,32 +116,53 @@ def _target(state: AgentState, event: AgentEvent, policy: Policy) -> tuple[str, 
 
 
 def _apply_released(state: AgentState, event: AgentEvent, policy: Policy, cal: Calendar, out: list[Output]) -> None:
+    # The hot path of the core: once per applied event. The common cases are tested
+    # inline before calling out (each call is a measurable part of an event's cost).
     ts = event.ts
-    if state.committed is None:
+    committed = state.committed
+    if committed is None:
         state.committed = ts
-    elif ts > state.committed:
-        timeline.limits_until(state, ts, policy, cal, out)
+    elif ts > committed:
+        current = state.state
+        # limits_until does nothing for a logged-out agent, and for ready or on-contact
+        # only the stuck check: skip the call when that cannot fire.
+        if current == NOT_READY_STATE or (
+            current != LOGGED_OUT and not state.stuck_fired and state.last_key is not None
+            and ts > state.last_key[0] + int(policy.stuck_after_s * 1000)
+        ):
+            timeline.limits_until(state, ts, policy, cal, out)
         timeline.commit_until(state, ts, cal, out)
     if event.team is not None:
         state.team = event.team
-    new_state, new_code = _target(state, event, policy)
-    implicit = state.state == LOGGED_OUT and event.type not in (LOGIN, LOGOUT)
-    unknown = new_code if new_code is not None and policy.code_for(state.team, new_code) is None else None
-    state.last_key = event.order_key()
-    state.last_event_id = event.event_id
+    kind = event.type
+    if kind == CONTACT_START:
+        new_state, new_code = ON_CONTACT, None
+    elif kind == READY:
+        new_state, new_code = READY, None
+    else:
+        new_state, new_code = _target(event, policy)
+    implicit = state.state == LOGGED_OUT and kind != LOGIN and kind != LOGOUT
+    entry = policy.code_for(state.team, new_code) if new_code is not None else None
+    unknown = new_code if new_code is not None and entry is None else None
+    seq = event.seq
+    state.last_key = (ts, -1 if seq is None else seq)
+    event_id = event.event_id
+    state.last_event_id = event_id
     state.stuck_fired = False
     changed = new_state != state.state or new_code != state.reason_code
     if changed:
-        _close_stretch(state, ts, event.event_id, policy, cal, out)
-        _open_stretch(state, event, new_state, new_code, policy, cal, out)
+        _close_stretch(state, ts, event_id, policy, cal, out)
+        _open_stretch(state, event, new_state, new_code, entry, policy, cal, out)
     out.append(Outcome(event, APPLIED if changed else NOOP, None, implicit, unknown))
-    if state.advanced_to is not None and state.advanced_to > ts:
+    advanced_to = state.advanced_to
+    if advanced_to is not None and advanced_to > ts:
         if changed:
-            timeline.limits_until(state, state.advanced_to, policy, cal, out)
-            timeline.provisional_until(state, state.advanced_to, cal, out, revise=True)
+            timeline.limits_until(state, advanced_to, policy, cal, out)
+            timeline.provisional_until(state, advanced_to, cal, out, revise=True)
     else:
         state.advanced_to = None
-    _forget_old(state, ts)
+    if ts - state.seen_pruned_at >= HOUR_MS:
+        _forget_old(state, ts)
 
 
 def _close_stretch(
@@ -156,36 +185,45 @@ def _close_stretch(
     if state.state != NOT_READY_STATE or code is None:
         return
     day = cal.day_of(end - 1)
-    start = state.since
+    since = start = state.since
+    days = state.days
     while True:
         piece_day = cal.day_of(start)
-        piece_end = min(end, cal.day_start(piece_day + 1))
-        totals = state.days.setdefault(piece_day, {}).setdefault(code, [0, 0])
+        piece_end = cal.day_start(piece_day + 1)
+        if piece_end > end:
+            piece_end = end
+        codes = days.get(piece_day)
+        if codes is None:
+            codes = days[piece_day] = {}
+        totals = codes.get(code)
+        if totals is None:
+            totals = codes[code] = [0, 0]
         totals[0] += piece_end - start
         if piece_end >= end:
             break
         start = piece_end
-    state.days[day][code][1] += 1
+    today = days[day][code]
+    today[1] += 1
     recent = state.recent.get(code)
     if recent is None:
         recent = state.recent[code] = []
-    recent.append((state.since, end))
+    recent.append((since, end))
     hour_ago = end - HOUR_MS
     while recent[0][1] <= hour_ago:
         del recent[0]
     last_hour = 0
     for s, e in recent:
         last_hour += e - (s if s > hour_ago else hour_ago)
-    today = state.days[day][code]
     out.append(Duration(state.agent_id, state.team, cal.day_text(day), code, today[0], today[1], last_hour, end))
     if state.chosen and state.since_event_id is not None:
         out.extend(rules.on_short_stretch(state, policy, cal, end, duration, state.since_event_id))
 
 
 def _open_stretch(
-    state: AgentState, event: AgentEvent, new_state: str, new_code: str | None, policy: Policy, cal: Calendar,
-    out: list[Output],
+    state: AgentState, event: AgentEvent, new_state: str, new_code: str | None, entry: CodePolicy | None,
+    policy: Policy, cal: Calendar, out: list[Output],
 ) -> None:
+    """Enter the new state; ``entry`` is ``new_code``'s policy for the agent's team."""
     if state.state == LOGGED_OUT and state.iv_start is None:
         state.iv_start = cal.interval_start(event.ts)
     state.state = new_state
@@ -199,7 +237,6 @@ def _open_stretch(
         return
     if new_state != NOT_READY_STATE or new_code is None:
         return
-    entry = policy.code_for(state.team, new_code)
     if entry is not None and entry.check_in:
         state.after_contact_pending = False
         label = code_name(new_code, entry.label)
@@ -217,12 +254,15 @@ def _open_stretch(
 
 
 def _forget_old(state: AgentState, now: int) -> None:
-    """Keep memory bounded by agents, not events: drop what no rule can look at again."""
-    if now - state.seen_pruned_at < HOUR_MS:
-        return
+    """Keep memory bounded by agents, not events: drop what no rule can look at again.
+
+    Called at most once an hour of event time per agent.
+    """
     state.seen_pruned_at = now
     horizon = now - DAY_MS - HOUR_MS
-    state.seen = {event_id: ts for event_id, ts in state.seen.items() if ts >= horizon}
+    # Rebuilding the table is the cost; in a day's replay nothing is old enough yet.
+    if state.seen and min(state.seen.values()) < horizon:
+        state.seen = {event_id: ts for event_id, ts in state.seen.items() if ts >= horizon}
     if len(state.days) > 2:
         keep = sorted(state.days)[-2:]
         state.days = {day: state.days[day] for day in keep}

@@ -76,8 +76,13 @@ def event_from_dict(obj: Any, newest_ts: int | None = None) -> AgentEvent:
     """
     if type(obj) is not dict:
         raise InvalidEvent(f"event must be a JSON object, got {type(obj).__name__}")
-    event_id = _text(obj, "event_id", required=True)
-    agent_id = _text(obj, "agent_id", required=True)
+    # Each check is tested inline for the valid case; _text is called only to raise its error.
+    event_id = obj.get("event_id")
+    if type(event_id) is not str or not 0 < len(event_id) <= MAX_ID_LEN:
+        _text(obj, "event_id", required=True)
+    agent_id = obj.get("agent_id")
+    if type(agent_id) is not str or not 0 < len(agent_id) <= MAX_ID_LEN:
+        _text(obj, "agent_id", required=True)
     kind = obj.get("type")
     if kind not in EVENT_TYPES:
         if kind is None:
@@ -92,7 +97,9 @@ def event_from_dict(obj: Any, newest_ts: int | None = None) -> AgentEvent:
         raise InvalidEvent(str(exc)) from None
     if newest_ts is not None and ts > newest_ts + FUTURE_LIMIT_MS:
         raise InvalidEvent(f"ts {raw_ts} is more than 24 h after the newest event time seen")
-    reason_code = _text(obj, "reason_code", required=False)
+    reason_code = obj.get("reason_code")
+    if reason_code is not None and type(reason_code) is not str:
+        _text(obj, "reason_code", required=False)
     if kind == NOT_READY and not reason_code:
         raise InvalidEvent("not_ready event has no reason_code")
     if reason_code == "":
@@ -100,7 +107,6 @@ def event_from_dict(obj: Any, newest_ts: int | None = None) -> AgentEvent:
     seq = obj.get("seq")
     if seq is not None and (type(seq) is not int or seq < 0):
         raise InvalidEvent("field 'seq' must be an integer >= 0 or null")
-    assert event_id is not None and agent_id is not None  # required=True guarantees it
     team = obj.get("team")
     site = obj.get("site")
     source = obj.get("source")

@@ -29,7 +29,14 @@ def commit_until(st: AgentState, until: int, cal: Calendar, out: list[Output]) -
     t = st.committed
     assert t is not None
     step = cal.interval_ms
-    if st.iv_start is None and st.state != "logged_out":
+    iv_start = st.iv_start
+    if iv_start is not None and until < iv_start + step and not st.provisional:
+        # Fast path, most events: still inside the open interval, nothing provisional.
+        if until > t:
+            _add(st, until - t)
+        st.committed = until
+        return
+    if iv_start is None and st.state != "logged_out":
         st.iv_start = cal.interval_start(t)
     while st.iv_start is not None:
         end = st.iv_start + step
@@ -172,14 +179,20 @@ def next_due(st: AgentState, policy: Policy, cal: Calendar) -> int | None:
     Lets a driver advance only the agents that have something due, instead of every
     agent whenever the watermark moves.
     """
-    if st.committed is None:
+    committed = st.committed
+    if committed is None:
         return None
-    base = st.committed if st.advanced_to is None or st.advanced_to < st.committed else st.advanced_to
+    advanced = st.advanced_to
+    base = committed if advanced is None or advanced < committed else advanced
     due: int | None = None
+    # Called after every event: ``interval_start`` and ``min`` are written out inline.
     if st.state != "logged_out":
-        due = cal.interval_start(base) + cal.interval_ms
+        step = cal.interval_ms
+        due = base - (base + cal.offset_ms(base)) % step + step
         if not st.stuck_fired and st.last_key is not None:
-            due = min(due, st.last_key[0] + int(policy.stuck_after_s * 1000) + 1)
+            stuck = st.last_key[0] + int(policy.stuck_after_s * 1000) + 1
+            if stuck < due:
+                due = stuck
         if st.state == NOT_READY and st.reason_code is not None:
             entry = policy.code_for(st.team, st.reason_code)
             if entry is not None and entry.max_occurrence_s is not None and not st.occurrence_fired:
