@@ -18,6 +18,7 @@ _FEATURES = (
     "auxstream.simulate.cli",
     "auxstream.policy.cli",
     "auxstream.stream.cli",
+    "auxstream.ingest.cli",
 )
 
 

@@ -1,0 +1,1 @@
+"""Receivers that bring vendors' own events into Kafka (``acd.raw.<vendor>``)."""
