@@ -10,7 +10,7 @@ KAFKA := scripts/kafka.sh
 PYTEST_ARGS ?=
 
 .PHONY: help venv test test-unit test-integration lint fmt kafka-jars kafka-up kafka-down \
-        kafka-status demo bench-core clean distclean
+        kafka-status prometheus demo bench-core clean distclean
 
 help: ## List the targets, one line each
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,14 +28,14 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create .venv and install auxstream with its dev tools (only when pyproject.toml changed)
 
-test: venv kafka-jars ## Run all tests (integration tests start their own Kafka on 127.0.0.1:19092)
+test: venv kafka-jars prometheus ## Run all tests (integration tests start their own Kafka on 127.0.0.1:19092)
 	$(PY) -m pytest -q tests $(PYTEST_ARGS)
 
 # pytest exits 5 when it collects nothing; an empty unit folder is not a failure.
 test-unit: venv ## Run the unit tests only (no broker)
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] && echo "no unit tests yet"; [ $$rc -eq 5 ]; }
 
-test-integration: venv kafka-jars ## Run the integration tests only (starts a private broker)
+test-integration: venv kafka-jars prometheus ## Run the integration tests only (starts a private broker)
 	$(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 lint: venv ## ruff check, ruff format --check and mypy
@@ -58,6 +58,9 @@ kafka-down: ## Stop the local broker started by kafka-up
 
 kafka-status: ## Say whether the local broker is running
 	$(KAFKA) status
+
+prometheus: ## Install Prometheus and promtool from the Debian package if missing (apt-get)
+	scripts/prometheus.sh install
 
 demo: venv kafka-up ## Run the demo against the local broker
 	$(PY) -m auxstream demo
