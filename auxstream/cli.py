@@ -19,6 +19,7 @@ _FEATURES = (
     "auxstream.policy.cli",
     "auxstream.stream.cli",
     "auxstream.ingest.cli",
+    "auxstream.demo.cli",
 )
 
 

@@ -1,0 +1,135 @@
+"""The demo's own Kafka and HTTP traffic: is the broker there, what the worker publishes,
+what its metrics say, and removing the run's topics at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from auxstream.demo.floor import Floor
+from auxstream.simulate.kafka import BrokerUnreachable
+
+
+@contextlib.asynccontextmanager
+async def _admin(bootstrap: str, timeout_ms: int = 10_000) -> AsyncIterator[AIOKafkaAdminClient]:
+    logging.getLogger("aiokafka").addHandler(logging.NullHandler())
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
+    try:
+        await admin.start()
+    except (KafkaError, OSError) as exc:
+        with contextlib.suppress(Exception):
+            await admin.close()
+        raise BrokerUnreachable(bootstrap, exc) from None
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+async def check_broker(bootstrap: str) -> int:
+    """The number of brokers in the cluster; BrokerUnreachable when nothing answers."""
+    async with _admin(bootstrap) as admin:
+        try:
+            cluster = await admin.describe_cluster()
+        except (KafkaError, OSError) as exc:
+            raise BrokerUnreachable(bootstrap, exc) from None
+    return len(cluster.get("brokers", [])) or 1
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with ``prefix`` (the run's own); their names."""
+    async with _admin(bootstrap) as admin:
+        names = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
+        if names:
+            await admin.delete_topics(names, timeout_ms=15_000)
+    return names
+
+
+class OutputReader:
+    """Reads the six output topics from their beginning with a consumer group of its own."""
+
+    def __init__(self, bootstrap: str, topics: dict[str, str], floor: Floor, group: str) -> None:
+        self.bootstrap = bootstrap
+        self.kind_of = {topic: kind for kind, topic in topics.items()}
+        self.floor = floor
+        self.group = group
+        self.first_record_at: float | None = None
+        """Monotonic time the first output record was read."""
+        self.last_record_at: float | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Read until ``stop`` is set (then whatever is already fetched is still applied)."""
+        consumer = AIOKafkaConsumer(
+            *self.kind_of,
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group,
+            client_id=f"{self.group}-{uuid.uuid4().hex[:6]}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            metadata_max_age_ms=5_000,
+        )
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=5_000)
+                self._apply(batches)
+        finally:
+            await consumer.stop()
+
+    def _apply(self, batches: dict[object, list[object]]) -> None:
+        received = self.floor.received
+        for tp, records in batches.items():
+            kind = self.kind_of.get(getattr(tp, "topic", ""))
+            if kind is None or not records:
+                continue
+            now = time.monotonic()
+            if self.first_record_at is None:
+                self.first_record_at = now
+            self.last_record_at = now
+            for record in records:
+                value = getattr(record, "value", None)
+                if value is not None:
+                    received(kind, value)
+
+
+async def scrape_processed(port: int, timeout_s: float = 1.0) -> int | None:
+    """Input messages the worker has processed (the sum of ``auxstream_events_total``), or None."""
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection("127.0.0.1", port), timeout_s
+        )
+    except (OSError, TimeoutError):
+        return None
+    try:
+        writer.write(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        await writer.drain()
+        body = await asyncio.wait_for(reader.read(), timeout_s)
+    except (OSError, TimeoutError):
+        return None
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    head, _, text = body.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].split()
+    if len(status) < 2 or status[1] != b"200":
+        return None
+    return sum_metric(text.decode(errors="replace"), "auxstream_events_total")
+
+
+def sum_metric(exposition: str, name: str) -> int:
+    """The sum over all label sets of one metric in Prometheus text format."""
+    total = 0.0
+    for line in exposition.splitlines():
+        if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " "):
+            with contextlib.suppress(ValueError, IndexError):
+                total += float(line.rsplit(" ", 1)[1])
+    return int(total)
