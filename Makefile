@@ -62,8 +62,10 @@ kafka-status: ## Say whether the local broker is running
 prometheus: ## Install Prometheus and promtool from the Debian package if missing (apt-get)
 	scripts/prometheus.sh install
 
-demo: venv kafka-up ## Run the demo against the local broker
-	$(PY) -m auxstream demo
+# DEMO_ARGS passes options on, e.g. make demo DEMO_ARGS="--duration 40 --speed 120x".
+DEMO_ARGS ?=
+demo: venv kafka-up ## Run the whole pipeline on the local broker with a live view (Ctrl-C stops it)
+	$(PY) -m auxstream demo --broker kafka://127.0.0.1:$(or $(KAFKA_PORT),9092) $(DEMO_ARGS)
 
 bench-core: venv ## Benchmark the pure engine (no broker)
 	$(PY) -m bench.core
