@@ -73,6 +73,8 @@ def register_vendor_agents(
     mappings: dict[str, Mapping[str, Target]] = (
         dict(vendors) if isinstance(vendors, Mapping) else {v: {} for v in vendors}
     )
+    if not mappings:
+        return {}
     if raw_topic_prefix is None:
         from auxstream.ingest.settings import IngestSettings
 

@@ -59,7 +59,7 @@ class IngestSettings(BaseSettings):
         scheme, sep, rest = value.strip().partition("://")
         if not sep:
             scheme, rest = "kafka", value.strip()
-        if scheme != "kafka":
+        if scheme not in ("kafka", "aiokafka"):
             raise ValueError(f"must start with kafka:// (got {scheme}://)")
         hosts = [h.strip() for h in re.split(r"[;,]", rest) if h.strip()]
         if not hosts or any(not _HOST_PORT.match(h) for h in hosts):

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import faust
 
+from auxstream.adapters.stream import register_vendor_agents
 from auxstream.domain.policy import Policy
 from auxstream.policy import load_policy
 from auxstream.stream.metrics import exposition, registry_for
@@ -127,4 +128,5 @@ def create_app(
     async def metrics(web: Any, request: Any) -> Any:
         return web.bytes(exposition(registry), content_type="text/plain; version=0.0.4")
 
+    register_vendor_agents(app, settings)  # acd.raw.<vendor> topics named in the policy's adapters:
     return app

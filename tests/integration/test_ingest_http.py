@@ -8,6 +8,7 @@ there keyed by agent id; refused requests (403, 413, 400) left nothing.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import subprocess
@@ -15,16 +16,26 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 import pytest
 from aiohttp import web
 
+from auxstream.adapters.stream import STREAM_VENDORS
 from auxstream.ingest.server import KafkaRawProducer, create_ingest_app
 from auxstream.ingest.settings import IngestSettings
 from auxstream.ingest.signature import expected_signature
 from tests.integration.kafka_helpers import Record, consume_until, create_topics
+from tests.integration.test_stream_support import StreamSetup, read_outputs, worker
+
+VENDORS = Path(__file__).resolve().parents[1] / "unit" / "fixtures" / "vendors"
+TWILIO_SEGMENTS = [  # as in tests/unit/test_adapters_replay.py, computed by hand from the fixture
+    ("08:00:00", "ready", 310), ("08:05:10", "on_contact", 360), ("08:11:10", "ACW", 90),
+    ("08:12:40", "ready", 1040), ("08:30:00", "BREAK", 900), ("08:45:00", "ready", 900),
+    ("09:00:00", "Coaching Session", 1200), ("09:20:00", "ready", 2400),
+]  # fmt: skip
 
 TOKEN = "12345678901234567890123456789012"  # a test auth token  # noqa: S105
 WORKER = "WK" + "c3" * 16
@@ -187,3 +198,60 @@ def test_missing_broker_names_the_address_tried() -> None:
     assert result.returncode == 2
     assert "cannot reach the Kafka broker at 127.0.0.1:1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_twilio_shift_through_receiver_and_worker(kafka_broker: str, tmp_path: Path) -> None:
+    """End to end: Twilio's callbacks POSTed to the receiver, the worker's vendor agent turns
+    acd.raw.twilio into canonical events, and the worker's segments are the hand-computed ones."""
+    setup = StreamSetup(kafka_broker, tmp_path)
+    prefix = f"st.{setup.tag}.raw."
+    assert setup.cli("topics", "create").returncode == 0
+    asyncio.run(
+        create_topics(
+            kafka_broker, [f"{prefix}{v}" for v in STREAM_VENDORS], partitions=setup.partitions
+        )
+    )
+    bodies = (VENDORS / "twilio-shift.txt").read_bytes().splitlines()
+
+    async def post_all() -> None:
+        settings = IngestSettings(broker=kafka_broker, raw_topic_prefix=prefix)
+        producer = KafkaRawProducer(settings.bootstrap_servers)
+        await producer.start()
+        runner = web.AppRunner(create_ingest_app(settings, producer, TOKEN))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/twilio"  # type: ignore[union-attr]
+        try:
+            async with aiohttp.ClientSession() as session:
+                for body in bodies:
+                    if body.startswith(
+                        b"{"
+                    ):  # an Event Streams CloudEvent: JSON, signed with its hash
+                        target = f"{url}?bodySHA256={hashlib.sha256(body).hexdigest()}"
+                        sig = expected_signature(TOKEN, target)
+                        kind = "application/json"
+                    else:  # an EventCallbackUrl callback: a signed form
+                        target = url
+                        sig = expected_signature(
+                            TOKEN, url, parse_qsl(body.decode(), keep_blank_values=True)
+                        )
+                        kind = "application/x-www-form-urlencoded"
+                    headers = {"Content-Type": kind, "X-Twilio-Signature": sig}
+                    async with session.post(target, data=body, headers=headers) as response:
+                        assert response.status == 200, await response.text()
+        finally:
+            await runner.cleanup()
+            await producer.stop()
+
+    asyncio.run(post_all())
+    with worker(setup, "--policy", str(VENDORS / "policy.yaml"), AUXSTREAM_RAW_TOPIC_PREFIX=prefix):
+        outputs = asyncio.run(read_outputs(kafka_broker, setup.topics, at_least=10, quiet_s=6.0))
+    segments = sorted(outputs["segments"], key=lambda s: s["start"])
+    assert [
+        (s["start"][11:19], s["reason_code"] or s["state"], s["duration_s"]) for s in segments
+    ] == TWILIO_SEGMENTS
+    letters = outputs["deadletters"]
+    assert sorted(d["error"].split(":")[1].strip() for d in letters) == ["neither JSON nor a form-encoded TaskRouter callback",
+                                                                       "worker.activity.update"]  # fmt: skip
+    assert {d["source_topic"] for d in letters} == {f"{prefix}twilio"}
