@@ -26,23 +26,29 @@ from auxstream.records import raw_text
 from auxstream.replay.run import RECORD_FILES
 from auxstream.replay.runner import Emit, Replayer, ReplayStats
 
+_DOCUMENT_STARTS = (b"<Update", b"<?xml")
+
 
 def records_of(
     lines: Iterable[bytes], multiline_end: bytes | None = None
 ) -> Iterator[tuple[int, bytes]]:
     """(line number, record) pairs. With ``multiline_end`` (``</Update>`` for Finesse), lines
     are gathered until one contains it, so pretty-printed XML notifications can be replayed;
-    the record is numbered by its first line."""
+    the record is numbered by its first line. A line that starts a new document (``<Update``,
+    ``<?xml``) ends an unfinished one, so a truncated notification cannot swallow the next."""
     if multiline_end is None:
         yield from enumerate(lines, 1)
         return
     pending: list[bytes] = []
     first = 0
-    number = 0
     for number, line in enumerate(lines, 1):
         if not pending and not line.strip():
             yield number, line
             continue
+        starts = line.lstrip().startswith(_DOCUMENT_STARTS)
+        if starts and pending and not all(p.lstrip().startswith(b"<?xml") for p in pending):
+            yield first, b"\n".join(pending)
+            pending = []
         if not pending:
             first = number
         pending.append(line)

@@ -12,6 +12,7 @@ with ``auxstream ingest http``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,8 @@ import orjson
 from auxstream import records
 from auxstream.adapters import VENDORS, Adapter, AdapterError, Target, make_adapter, policy_targets
 from auxstream.domain.outputs import INVALID, DeadLetter
+
+log = logging.getLogger("auxstream.adapters")
 
 STREAM_VENDORS = tuple(v for v in VENDORS if v != "csv")
 """Vendors whose records arrive on a topic."""
@@ -103,14 +106,23 @@ def _register(
 ) -> Any:
     source = app.topic(raw_topic, key_serializer="raw", value_serializer="raw")
 
+    unmapped = adapter.states.unmapped
+
     async def adapt(stream: Any) -> None:
         """Raw vendor records: convert, send each canonical event (or the dead letter)."""
         async for event in stream.events():
             message = event.message
+            known = len(unmapped)
             for kind, key, value in adapt_message(
                 adapter, event.value, event.key, message.topic, message.partition, message.offset
             ):
+                if kind == "deadletters":
+                    log.warning("%s: refused %s[%d]@%d (dead letter)", vendor, message.topic,
+                                message.partition, message.offset)  # fmt: skip
                 await targets[kind].send(key=key, value=value)
+            if len(unmapped) > known:  # a status name seen for the first time
+                log.warning("%s: %r is not in the policy's adapters mapping; kept as its own code",
+                            vendor, list(unmapped)[-1])  # fmt: skip
 
     adapt.__name__ = f"adapt_{vendor.replace('-', '_')}"
     return app.agent(source, name=f"adapt-{vendor}")(adapt)

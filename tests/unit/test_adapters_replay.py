@@ -169,3 +169,23 @@ def test_engine_dead_letters_name_the_vendor_line_and_record(tmp_path: Path) -> 
     assert letter["offset"] == 5
     assert letter["raw"] == late.decode()
     assert '"type":"ready"' in letter["error"]
+
+
+def test_finesse_records_span_lines_and_a_truncated_one_does_not_swallow_the_next() -> None:
+    from auxstream.adapters.replay import records_of
+
+    lines = [
+        b"<Update><data>",
+        b"<user>cut off",
+        b"<?xml version='1.0'?>",
+        b"<Update>",
+        b"</Update>",
+        b"",
+        b"<Update/>",
+    ]
+    assert list(records_of(lines, b"</Update>")) == [
+        (1, b"<Update><data>\n<user>cut off"),
+        (3, b"<?xml version='1.0'?>\n<Update>\n</Update>"),
+        (6, b""),
+        (7, b"<Update/>"),
+    ]
