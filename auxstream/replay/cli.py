@@ -27,11 +27,14 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--policy", required=True, help="policy YAML file (contract §4)")
     parser.add_argument("--out", required=True, help="output directory (created if missing)")
     parser.add_argument(
-        "--progress", choices=("auto", "always", "never"), default="auto",
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
         help="progress bar: on a terminal by default",
     )
     parser.add_argument(
-        "--format", default="canonical",
+        "--format",
+        default="canonical",
         choices=("canonical", "amazon-connect", "twilio", "genesys", "finesse", "csv"),
         help="input records: canonical events (default) or a vendor's own, converted by its "
         "adapter with the policy's adapters: mapping (docs/integrations.md)",
@@ -54,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        print(f"auxstream replay: cannot create output directory {out_dir}: {exc.strerror}", file=sys.stderr)
+        print(
+            f"auxstream replay: cannot create output directory {out_dir}: {exc.strerror}",
+            file=sys.stderr,
+        )
         return 2
     show_progress = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     adapter = None
