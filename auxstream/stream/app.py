@@ -14,7 +14,8 @@ import faust
 from auxstream.adapters.stream import register_vendor_agents
 from auxstream.domain.policy import Policy
 from auxstream.policy import load_policy
-from auxstream.stream.metrics import exposition, registry_for
+from auxstream.stream.api import register_api
+from auxstream.stream.metrics import register_metrics
 from auxstream.stream.settings import Settings
 from auxstream.stream.shell import Shell
 
@@ -122,11 +123,7 @@ def create_app(
     app.on_partitions_revoked.connect(shell.on_revoked)
     app.on_rebalance_complete.connect(shell.on_rebalance_complete)
 
-    registry = registry_for(shell.processor.counts)
-
-    @app.page("/metrics")
-    async def metrics(web: Any, request: Any) -> Any:
-        return web.bytes(exposition(registry), content_type="text/plain; version=0.0.4")
-
+    register_metrics(app, shell)  # /metrics: contract §6 and Faust's sensor
+    register_api(app, shell, settings)  # /health, /agents/{agent_id}, /teams/{team}
     register_vendor_agents(app, settings)  # acd.raw.<vendor> topics named in the policy's adapters:
     return app

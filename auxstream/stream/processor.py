@@ -97,6 +97,8 @@ class Processor:
     dirty: dict[str, int] = field(default_factory=dict)
     """agent_id -> home partition of agents changed since the shell last stored them."""
     counts: Counts = field(default_factory=Counts)
+    on_outputs: Callable[[list[Output]], None] | None = None
+    """Sees the core's outputs of every step before they are routed (the worker's metrics)."""
     owned: set[int] = field(default_factory=set)
     newest_ts: int | None = None
     held: HeldAgents = field(default_factory=HeldAgents)
@@ -275,6 +277,8 @@ class Processor:
         """Append each output as a wire record; return the error if the event itself was late."""
         late: str | None = None
         counts = self.counts
+        if self.on_outputs is not None:
+            self.on_outputs(outputs)
         for item in outputs:
             if isinstance(item, Outcome):
                 counts.event(item.event.type, item.outcome)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "AUXSTREAM_"
@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     """Address the worker's HTTP server (``/metrics``) listens on."""
     web_port: int = Field(default=6066, ge=0, le=65_535)
     """Port of the worker's HTTP server; 0 turns it off."""
+    web_url: str | None = None
+    """URL other workers reach this one's HTTP server at (routing ``/agents``); default
+    ``http://web_host:web_port``. Set it when ``web_host`` is 0.0.0.0 (containers)."""
+    api_token: SecretStr | None = None
+    """Bearer token the ``/agents`` and ``/teams`` endpoints require (personal data); unset:
+    open. ``/metrics`` and ``/health`` never ask for it."""
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     """at_least_once (ids let consumers de-duplicate) or exactly_once (Kafka transactions)."""
     watermark: Literal["wall-clock", "event-time"] = "wall-clock"
@@ -122,6 +128,15 @@ class Settings(BaseSettings):
         if not _NAME.match(value) or value in (".", ".."):
             raise ValueError("use 1-249 of the characters A-Z a-z 0-9 . _ -")
         return value
+
+    @field_validator("web_url")
+    @classmethod
+    def _web_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not re.match(r"^https?://[^/\s]+(:\d{1,5})?/?$", value.strip()):
+            raise ValueError("must be http://host:port (no path)")
+        return value.strip().rstrip("/")
 
     @field_validator("store")
     @classmethod
