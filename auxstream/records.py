@@ -161,11 +161,13 @@ def interval_line(rec: Interval) -> bytes:
     contact = rec.on_contact_ms
     not_ready = rec.not_ready_ms
     codes = rec.not_ready_by_code
+    start = rec.interval_start
+    end = rec.interval_end
     return _dumps({
         "agent_id": rec.agent_id,
         "team": rec.team,
-        "interval_start": format_ts(rec.interval_start),
-        "interval_end": format_ts(rec.interval_end),
+        "interval_start": _ts(start) or format_ts(start),
+        "interval_end": _ts(end) or format_ts(end),
         "revision": rec.revision,
         "logged_in_s": (ready + contact + not_ready) / 1000,
         "ready_s": ready / 1000,

@@ -19,7 +19,17 @@ from bisect import insort
 from auxstream.domain import rules, timeline
 from auxstream.domain.calendar import Calendar, calendar_for
 from auxstream.domain.events import CONTACT_END, CONTACT_START, LOGIN, LOGOUT, NOT_READY, AgentEvent
-from auxstream.domain.outputs import APPLIED, DUPLICATE, LATE, NOOP, CheckIn, Duration, Outcome, Output, Segment
+from auxstream.domain.outputs import (
+    APPLIED,
+    DUPLICATE,
+    LATE,
+    NOOP,
+    CheckIn,
+    Duration,
+    Outcome,
+    Output,
+    Segment,
+)
 from auxstream.domain.policy import CodePolicy, Policy
 from auxstream.domain.state import LOGGED_OUT, ON_CONTACT, READY, AgentState
 from auxstream.domain.state import NOT_READY as NOT_READY_STATE
@@ -131,7 +141,21 @@ def _apply_released(state: AgentState, event: AgentEvent, policy: Policy, cal: C
             and ts > state.last_key[0] + int(policy.stuck_after_s * 1000)
         ):
             timeline.limits_until(state, ts, policy, cal, out)
-        timeline.commit_until(state, ts, cal, out)
+        iv_start = state.iv_start
+        if iv_start is not None and ts < iv_start + cal.interval_ms and not state.provisional:
+            # timeline.commit_until's fast path, written out: still inside the open interval.
+            ms = ts - committed
+            if current == ON_CONTACT:
+                state.iv_contact += ms
+            elif current == READY:
+                state.iv_ready += ms
+            elif current == NOT_READY_STATE:
+                state.iv_not_ready += ms
+                code = state.reason_code or ""
+                state.iv_codes[code] = state.iv_codes.get(code, 0) + ms
+            state.committed = ts
+        else:
+            timeline.commit_until(state, ts, cal, out)
     if event.team is not None:
         state.team = event.team
     kind = event.type
@@ -168,24 +192,25 @@ def _apply_released(state: AgentState, event: AgentEvent, policy: Policy, cal: C
 def _close_stretch(
     state: AgentState, end: int, end_event_id: str, policy: Policy, cal: Calendar, out: list[Output]
 ) -> None:
-    if state.state == LOGGED_OUT:
+    current = state.state
+    if current == LOGGED_OUT:
         return
-    duration = end - state.since
+    since = state.since
+    duration = end - since
     code = state.reason_code
-    if state.state == ON_CONTACT:
+    if current == ON_CONTACT:
         state.after_contact_pending = True
-    elif state.state == READY and state.after_contact_pending:
+    elif current == READY and state.after_contact_pending:
         gap = policy.rules.aux_after_contact
         if gap is None or duration >= gap.ready_gap_s * 1000:
             state.after_contact_pending = False
     if duration <= 0:
         return
-    out.append(Segment(state.agent_id, state.team, state.state, code, state.since, end,
-                       state.since_event_id, end_event_id))
-    if state.state != NOT_READY_STATE or code is None:
+    out.append(Segment(state.agent_id, state.team, current, code, since, end, state.since_event_id, end_event_id))
+    if current != NOT_READY_STATE or code is None:
         return
     day = cal.day_of(end - 1)
-    since = start = state.since
+    start = since
     days = state.days
     while True:
         piece_day = cal.day_of(start)

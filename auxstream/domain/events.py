@@ -107,6 +107,7 @@ def event_from_dict(obj: Any, newest_ts: int | None = None) -> AgentEvent:
     seq = obj.get("seq")
     if seq is not None and (type(seq) is not int or seq < 0):
         raise InvalidEvent("field 'seq' must be an integer >= 0 or null")
+    assert event_id is not None and agent_id is not None  # checked above
     team = obj.get("team")
     site = obj.get("site")
     source = obj.get("source")

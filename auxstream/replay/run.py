@@ -14,7 +14,7 @@ from auxstream.replay.runner import Replayer, ReplayStats
 from auxstream.replay.sink import PlainFile, SortedFile
 
 RECORD_FILES = ("segments", "intervals", "durations", "detections", "checkins", "deadletters")
-SPILL_AT = 200_000
+SPILL_AT = 100_000
 _PROGRESS_EVERY = 20_000
 _CHECK_MASK = 1023  # check the sinks for a spill every 1,024 lines
 
@@ -72,7 +72,13 @@ def _feed(replayer: Replayer, source: Source, checks: list[Callable[[], None]]) 
 
 
 def _feed_with_progress(replayer: Replayer, source: Source, checks: list[Callable[[], None]]) -> None:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
     columns = [
         TextColumn("[bold]replay[/] {task.fields[lines]:>12,} lines"),

@@ -13,7 +13,7 @@ of one file has the same length) while allocating and comparing one tuple less.
 from __future__ import annotations
 
 import heapq
-import pickle  # noqa: S403 - only reads back runs this process wrote itself
+import pickle
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,8 +54,12 @@ class SortedFile:
         buffer.sort()
         handle, name = tempfile.mkstemp(prefix=f"{self.path.stem}-", suffix=".run", dir=self._spill_dir)
         with open(handle, "wb") as run:
+            pickler = pickle.Pickler(run, protocol=pickle.HIGHEST_PROTOCOL)
+            # No memo: entries hold no shared or recursive objects worth it, and the memo
+            # costs a third of the time.
+            pickler.fast = True
             for i in range(0, len(buffer), _RUN_BATCH):
-                pickle.dump(buffer[i : i + _RUN_BATCH], run, protocol=pickle.HIGHEST_PROTOCOL)
+                pickler.dump(buffer[i : i + _RUN_BATCH])
         self._runs.append(Path(name))
         self._spilled += len(buffer)
         buffer.clear()  # the same list: ``add`` stays bound to it
@@ -80,7 +84,7 @@ def _read_run(path: Path) -> Iterator[Entry]:
     with open(path, "rb") as run:
         while True:
             try:
-                batch = pickle.load(run)  # noqa: S301 - our own spill file
+                batch = pickle.load(run)
             except EOFError:
                 return
             yield from batch
@@ -91,7 +95,7 @@ class PlainFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._out: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self._out: IO[bytes] = open(path, "wb")
         self.count = 0
 
     def add(self, entry: Entry) -> None:
