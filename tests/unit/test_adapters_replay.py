@@ -50,6 +50,12 @@ CSV_SEGMENTS = [  # the export is in New York time (UTC-4 in May)
     ("09:00:00", "7", 1200), ("09:20:00", "ready", 2400),
 ]  # fmt: skip
 
+GENERIC_CSV_SEGMENTS = [  # ISO times with a +01:00 offset
+    ("08:00:00", "ready", 240), ("08:04:00", "on_contact", 360), ("08:10:00", "ACW", 60),
+    ("08:11:00", "ready", 1140), ("08:30:00", "BREAK", 600), ("08:40:00", "ready", 600),
+    ("08:50:00", "Project Work", 900), ("09:05:00", "ready", 3300),
+]  # fmt: skip
+
 CASES = {
     # format: (fixture, extra args, agent id, team, segments, invalid line numbers and error start, unmapped)
     "amazon-connect": (
@@ -77,6 +83,11 @@ CASES = {
         {13: "csv: timestamp '12 May 2026 05:30' does not match", 14: "csv: row has 2 fields"},
         {},
     ),
+    "csv:generic": (
+        "generic-shift.csv", ["--mapping", str(VENDORS / "generic-mapping.yaml")], "ana.silva", None, GENERIC_CSV_SEGMENTS,
+        {12: "csv: timestamp '2026-05-12 10:10:00' has no offset", 13: "csv: timestamp 'yesterday' does not match"},
+        {"Project Work": 1},
+    ),
 }  # fmt: skip
 
 
@@ -84,10 +95,10 @@ def _read(out: Path, name: str) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in (out / f"{name}.jsonl").read_bytes().splitlines()]
 
 
-def _replay(tmp_path: Path, fmt: str) -> Path:
-    fixture, extra = CASES[fmt][0], CASES[fmt][1]
-    out = tmp_path / fmt
-    code = main(["replay", str(VENDORS / fixture), "--format", fmt, *extra, "--policy", str(POLICY),
+def _replay(tmp_path: Path, case: str) -> Path:
+    fixture, extra = CASES[case][0], CASES[case][1]
+    out = tmp_path / case.replace(":", "-")
+    code = main(["replay", str(VENDORS / fixture), "--format", case.split(":")[0], *extra, "--policy", str(POLICY),
                  "--out", str(out), "--quiet"])  # fmt: skip
     assert code == 0
     return out
@@ -125,7 +136,7 @@ def test_redelivery_is_a_duplicate_and_unmapped_names_are_counted(tmp_path: Path
     assert summary["events"]["duplicate"] == 1
     assert summary["events"]["invalid"] == 2
     assert summary["events"]["late"] == 0
-    assert summary["adapter"]["format"] == fmt
+    assert summary["adapter"]["format"] == fmt.split(":")[0]
     assert summary["adapter"]["unmapped_states"] == CASES[fmt][6]
 
 
