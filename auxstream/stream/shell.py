@@ -69,6 +69,7 @@ class Shell:
         self.started = time.monotonic()
         self.first_output_s: float | None = None
         self._reported = (self.started, 0)
+        self._backlog: tuple[float, int] | None = None
         self.policy_table: Any = None
 
     # ------------------------------------------------------------------ cycle steps
@@ -163,12 +164,28 @@ class Shell:
         )
 
     def report(self) -> None:
-        """A progress line every REPORT_EVERY_S: messages, rate, watermark, held agents."""
+        """Log catching up a backlog, and a progress line every REPORT_EVERY_S."""
         now = time.monotonic()
+        watermark = self.processor.watermark
+        caught_up = bool(watermark.sources) and all(
+            c.caught_up() for c in watermark.sources.values()
+        )
+        done = self.processor.counts.messages
+        if not caught_up and self._backlog is None:
+            self._backlog = (now, done)
+        elif caught_up and self._backlog is not None:
+            began, first = self._backlog
+            self._backlog = None
+            if done > first:
+                log.info(
+                    "caught up: %d messages in %.1f s (%.0f/s)",
+                    done - first,
+                    now - began,
+                    (done - first) / max(now - began, 1e-6),
+                )
         since, before = self._reported
         if now - since < REPORT_EVERY_S:
             return
-        done = self.processor.counts.messages
         self._reported = (now, done)
         mark = self.processor.watermark.value(now, int(time.time() * 1000))
         log.info(
