@@ -101,11 +101,12 @@ def create_app(
             settings.batch_max, within=settings.batch_within_s
         ):
             async with shell.lock:
-                outbound = await shell.receive(
-                    batch
-                )  # in order, decode, validate, re-key or apply; counted
-                await shell.send(outbound)  # every record on its topic, acknowledged by Kafka
-                shell.store_changed()  # only then the agents' new state (then the batch is acked)
+                # In partition order: decode, validate, re-key or apply; every outcome counted.
+                outbound = await shell.receive(batch)
+                # Every record on its topic, acknowledged by Kafka ...
+                await shell.send(outbound)
+                # ... and only then the agents' new state; Faust acks the batch after this.
+                shell.store_changed()
 
     @app.timer(settings.tick_s, name="move-time")
     async def move_time() -> None:
