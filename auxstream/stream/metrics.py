@@ -30,8 +30,9 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from auxstream.domain.outputs import Outcome, Output, Segment
+from auxstream.domain.outputs import INVALID, LATE, Outcome, Output, Segment
 from auxstream.domain.policy import Policy
+from auxstream.domain.rules import RULES
 
 if TYPE_CHECKING:
     import faust
@@ -109,6 +110,14 @@ class WorkerCollector(Collector):
         self.ready = ready
         self.teams = LabelCap(MAX_TEAMS)
         self.codes = LabelCap(MAX_UNKNOWN_CODES, lambda code: self._policy().is_known(code))
+        self._seen_teams: set[str] = set()
+
+    def _teams_seen(self) -> set[str]:
+        """Capped team labels of the agents owned now and of every team seen before."""
+        for state in list(self.shell.processor.states.values()):
+            if state.team:
+                self._seen_teams.add(self.teams(state.team))
+        return self._seen_teams
 
     def _policy(self) -> Policy:
         return self.shell.processor.policy
@@ -127,23 +136,35 @@ class WorkerCollector(Collector):
             events.add_metric([kind, outcome], value)
         yield events
 
+        # Series start at 0 for every team this worker has seen (and both dead-letter
+        # reasons), so that increase() counts the first detection or check-in too.
+        teams = self._teams_seen()
         yield _counter(
             "auxstream_dead_letters",
             "Dead letters written, by reason (invalid, late).",
             ["reason"],
-            [((reason,), value) for reason, value in counts.dead_letters.items()],
+            [
+                *(((reason,), 0) for reason in (INVALID, LATE)),
+                *(((reason,), value) for reason, value in counts.dead_letters.items()),
+            ],
         )
         yield _counter(
             "auxstream_detections",
             "Detections raised, by rule and team.",
             ["rule", "team"],
-            [((rule, team(t)), value) for (rule, t), value in counts.detections.items()],
+            [
+                *(((rule, t), 0) for rule in RULES for t in teams),
+                *(((rule, team(t)), value) for (rule, t), value in counts.detections.items()),
+            ],
         )
         yield _counter(
             "auxstream_checkins",
             "Wellbeing check-ins raised, by team.",
             ["team"],
-            [((team(t),), value) for t, value in counts.checkins.items()],
+            [
+                *(((t,), 0) for t in teams),
+                *(((team(t),), value) for t, value in counts.checkins.items()),
+            ],
         )
         yield _counter(
             "auxstream_state_seconds",
