@@ -62,13 +62,13 @@ def _replay(
 
 
 def _feed(replayer: Replayer, source: Source, checks: list[Callable[[], None]]) -> None:
-    # The sinks' ``add`` never spills by itself (see SortedFile): check them every so often.
+    # The sinks' ``add`` never spills by itself (see SortedFile): checked after each batch.
     feed = replayer.feed_line
-    for count, line in enumerate(source.lines(), 1):
-        feed(line)
-        if not count & _CHECK_MASK:
-            for check in checks:
-                check()
+    for batch in source.batches():
+        for line in batch:
+            feed(line)
+        for check in checks:
+            check()
 
 
 def _feed_with_progress(replayer: Replayer, source: Source, checks: list[Callable[[], None]]) -> None:

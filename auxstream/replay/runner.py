@@ -67,6 +67,18 @@ class ReplayStats:
     last_ts: int | None = None
 
 
+def _json_error(line: bytes, exc: orjson.JSONDecodeError) -> orjson.JSONDecodeError:
+    """The error for ``line`` without its newline: lines may be fed with or without it, and
+    orjson's message (its position) can depend on the trailing whitespace."""
+    if not line.endswith(b"\n"):
+        return exc
+    try:
+        orjson.loads(line[:-1])
+    except orjson.JSONDecodeError as bare:
+        return bare
+    return exc  # pragma: no cover - whitespace cannot make valid JSON invalid
+
+
 def _unflatten(emit: Emit, name: str, entry: tuple[object, ...]) -> None:
     line = entry[-1]
     assert isinstance(line, bytes)
@@ -109,6 +121,7 @@ class Replayer:
             feed_line(line)
 
     def feed_line(self, line: bytes) -> None:
+        """One input line, with or without its trailing newline."""
         stats = self.stats
         stats.lines += 1
         offset = stats.lines
@@ -119,7 +132,7 @@ class Replayer:
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            self._dead_letter(INVALID, f"not JSON: {exc}", line, offset)
+            self._dead_letter(INVALID, f"not JSON: {_json_error(line, exc)}", line, offset)
             return
         try:
             event = event_from_dict(obj, self._newest)
