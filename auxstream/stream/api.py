@@ -88,7 +88,9 @@ def register_api(app: faust.App, shell: Shell, settings: Settings) -> None:
         state = processor.states.get(agent_id)
         if state is None:
             return error(view, 404, f"no agent {agent_id!r} is known")
-        return view.json(agent_view(state, processor.policy, as_of()))
+        body = agent_view(state, processor.policy, as_of())
+        body["served_by"] = str(app.conf.canonical_url)  # the owner, wherever it was asked
+        return view.json(body)
 
     routed: Any = app.table_route(table=shell.store.table, match_info="agent_id")(local_agent)
 
