@@ -123,6 +123,7 @@ def create_app(
 
     app.on_partitions_revoked.connect(shell.on_revoked)
     app.on_rebalance_complete.connect(shell.on_rebalance_complete)
+    app.on_before_shutdown.connect(shell.on_shutdown)
 
     register_metrics(app, shell)  # /metrics: contract §6 and Faust's sensor
     register_api(app, shell, settings)  # /health, /agents/{agent_id}, /teams/{team}

@@ -206,6 +206,10 @@ class Shell:
                 {tp.partition for tp in revoked if tp.topic == self.settings.input_topic}
             )
 
+    async def on_shutdown(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Faust's ``on_before_shutdown`` signal: close the gap reader's connection."""
+        await self.gaps.close()
+
     async def on_rebalance_complete(
         self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any
     ) -> None:
