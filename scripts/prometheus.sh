@@ -47,7 +47,13 @@ cmd_install() {
     command -v apt-get >/dev/null || die "prometheus/promtool missing and no apt-get to install them"
     local sudo=()
     if [[ "$(id -u)" != 0 ]]; then
-        command -v sudo >/dev/null || die "prometheus/promtool missing; run as root or install the prometheus package"
+        if ! command -v sudo >/dev/null || ! sudo -n true 2>/dev/null; then
+            # CI runs as root and must have it; a developer without root gets the tests that
+            # need Prometheus skipped (they say how to install it) rather than no tests at all.
+            [[ -n "${CI:-}" ]] && die "prometheus/promtool missing and not root: cannot install them"
+            say "prometheus/promtool missing; install the Debian package prometheus (as root) to run the tests that need them"
+            return 0
+        fi
         sudo=(sudo -n)
     fi
     mkdir -p "$ROOT/.cache"
