@@ -87,7 +87,7 @@ def plain_line(floor: Floor, status: Status) -> str:
 
 
 # ---------------------------------------------------------------------- live view
-WIDE = 130
+WIDE = 136
 """From this many columns, check-ins sit beside the detections and tables show labels."""
 
 
@@ -175,11 +175,15 @@ def _agents_table(floor: Floor, wide: bool) -> Table:
         "Agents by state",
         "team",
         *numbers,
-        *(("not ready by code",) if wide else ()),
+        *(("top codes",) if wide else ()),
         right=numbers,
     )
+    teams = floor.states_by_team()
+    table.columns[0].min_width = min(14, max((len(t) for t in teams), default=4))
+    if wide:
+        table.columns[-1].min_width = 16  # "BREAK 14 ACW 3"
     total = [0, 0, 0, 0]
-    for team, counts in floor.states_by_team().items():
+    for team, counts in teams.items():
         row = [
             counts[READY] + counts[ON_CONTACT] + counts[NOT_READY],
             counts[READY],
@@ -191,7 +195,7 @@ def _agents_table(floor: Floor, wide: bool) -> Table:
             ((k[5:], v) for k, v in counts.items() if k.startswith("code:")),
             key=lambda kv: (-kv[1], kv[0]),
         )
-        extra = [" ".join(f"{c} {n}" for c, n in codes[:3])] if wide else []
+        extra = [" ".join(f"{c} {n}" for c, n in codes[:2])] if wide else []
         table.add_row(team, *(f"{n:,}" for n in row), *extra)
     if floor.agents:
         cells = [Text(f"{n:,}", style="bold") for n in total]
