@@ -9,6 +9,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -100,29 +101,41 @@ class OutputReader:
                     received(kind, value)
 
 
-async def scrape_processed(port: int, timeout_s: float = 1.0) -> int | None:
-    """Input messages the worker has processed (the sum of ``auxstream_events_total``), or None."""
+@dataclass(frozen=True)
+class Scrape:
+    """One look at the worker's ``/metrics``."""
+
+    status: int | None
+    """HTTP status; None when nothing answered (the server is not up yet, or has gone)."""
+    processed: int | None = None
+    """Input messages processed: the sum of ``auxstream_events_total`` (on a 200 only)."""
+
+
+async def scrape_processed(port: int, timeout_s: float = 1.0) -> Scrape:
+    """Ask the worker's HTTP server on ``port`` for ``/metrics``."""
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection("127.0.0.1", port), timeout_s
         )
     except (OSError, TimeoutError):
-        return None
+        return Scrape(None)
     try:
         writer.write(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
         await writer.drain()
         body = await asyncio.wait_for(reader.read(), timeout_s)
     except (OSError, TimeoutError):
-        return None
+        return Scrape(None)
     finally:
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
     head, _, text = body.partition(b"\r\n\r\n")
     status = head.split(b"\r\n", 1)[0].split()
-    if len(status) < 2 or status[1] != b"200":
-        return None
-    return sum_metric(text.decode(errors="replace"), "auxstream_events_total")
+    if len(status) < 2 or not status[1].isdigit():
+        return Scrape(None)
+    if status[1] != b"200":
+        return Scrape(int(status[1]))
+    return Scrape(200, sum_metric(text.decode(errors="replace"), "auxstream_events_total"))
 
 
 def sum_metric(exposition: str, name: str) -> int:

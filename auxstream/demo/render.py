@@ -32,7 +32,9 @@ class Status:
     web_url: str | None = None
     """The worker's HTTP server, if it serves one."""
     metrics_url: str | None = None
-    """Its Prometheus endpoint; None shows "metrics: not yet"."""
+    """Its Prometheus endpoint, once it answered."""
+    metrics_missing: bool = False
+    """The HTTP server answered, but not on /metrics: the view says "metrics: not yet"."""
     log: Path | None = None
     sent: ProduceStats = field(default_factory=ProduceStats)
     processed: int | None = None
@@ -123,8 +125,10 @@ def _worker_line(status: Status) -> Text:
     if status.metrics_url:
         text.append("metrics ")
         text.append(status.metrics_url, style="underline")
-    else:
+    elif status.metrics_missing:
         text.append("metrics: not yet" + (f" (web {status.web_url})" if status.web_url else ""))
+    else:
+        text.append(f"metrics: waiting for the worker's web server {status.web_url or ''}".rstrip())
     first = (
         "waiting" if status.first_output_s is None else f"{status.first_output_s:.1f} s after start"
     )

@@ -139,13 +139,13 @@ class Demo:
         )
         env = processes.settings_env(self.settings)
         created = await asyncio.to_thread(processes.create_topics, env)
+        if self.stop.is_set():  # a Ctrl-C reached `topics create` too
+            return await self._finish(Floor(floor_policy), None, 0)
         if created.returncode != 0:
             self.say(f"`auxstream topics create` failed (exit {created.returncode}):", err=True)
             print(created.stderr.strip() or created.stdout.strip(), file=sys.stderr)
             return 1
         self.say(f"created {len(created.stdout.splitlines())} topics (auxstream topics create)")
-        if self.stop.is_set():
-            return await self._finish(Floor(floor_policy), None, 0)
         worker = self.worker = processes.WorkerProcess(
             [
                 "--broker",
@@ -163,7 +163,6 @@ class Demo:
             self.tmp / "worker.log",
         )
         self.say(f"worker pid {worker.pid} started (log {worker.log})")
-        self.say(f"worker metrics http://127.0.0.1:{self.port}/metrics")
         return await self._main(floor_policy, worker)
 
     async def _main(self, floor_policy: FloorPolicy, worker: processes.WorkerProcess) -> int:
@@ -184,7 +183,6 @@ class Demo:
             time.monotonic(),
             worker_pid=worker.pid,
             web_url=f"http://127.0.0.1:{self.port}/",
-            metrics_url=f"http://127.0.0.1:{self.port}/metrics",
             log=worker.log,
         )
         how = "one period as fast as possible" if plan.repeat is False else f"at {options.speed}"
@@ -222,8 +220,17 @@ class Demo:
             self._note_processed(status, await kafka.scrape_processed(self.port))
             await asyncio.sleep(SCRAPE_EVERY_S)
 
-    @staticmethod
-    def _note_processed(status: render.Status, processed: int | None) -> None:
+    def _note_processed(self, status: render.Status, scrape: kafka.Scrape) -> None:
+        """What a look at /metrics says: the URL works (or not), and how far the worker is."""
+        if scrape.status == 200 and status.metrics_url is None:
+            status.metrics_url = f"http://127.0.0.1:{self.port}/metrics"
+            if not self.options.live:
+                self.say(f"worker metrics at {status.metrics_url}")
+        elif scrape.status not in (None, 200) and not status.metrics_missing:
+            status.metrics_missing = True
+            if not self.options.live:
+                self.say(f"metrics: not yet ({status.web_url}metrics answers {scrape.status})")
+        processed = scrape.processed
         if processed is not None and processed != status.processed:
             status.processed, status.processed_grew_at = processed, time.monotonic()
 
@@ -266,7 +273,7 @@ class Demo:
                     break
                 if not worker.running():
                     self.reason, code = (
-                        f"the worker exiting by itself (exit {worker.proc.returncode})",
+                        f"the worker exited by itself (exit {worker.proc.returncode})",
                         1,
                     )
                     break
@@ -281,7 +288,7 @@ class Demo:
                 )
                 if failed is not None:
                     error = "cancelled" if tasks[failed].cancelled() else tasks[failed].exception()
-                    self.reason, code = f"the {failed} failing: {error}", 1
+                    self.reason, code = f"the {failed} failed: {error}", 1
                     break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop.wait(), REFRESH_S)
@@ -299,7 +306,7 @@ class Demo:
         reading: asyncio.Event | None = None,
     ) -> int:
         """Stop everything this run started, in order, each wait bounded; print the summary."""
-        self.say(f"stopping ({self.reason or 'nothing started'})")
+        self.say(f"stopping: {self.reason or 'nothing was started yet'}")
         tasks = tasks or {}
         if "feed" in tasks:
             await _cancel(tasks["feed"], 10.0)

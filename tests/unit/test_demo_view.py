@@ -7,6 +7,7 @@ import pytest
 from rich.console import Console
 
 from auxstream.demo.floor import Floor, FloorPolicy
+from auxstream.demo.kafka import sum_metric
 from auxstream.demo.render import Status, live_view, plain_line, summary_lines
 from auxstream.simulate.kafka import Pacer, Rate
 
@@ -193,10 +194,28 @@ def test_the_live_view_renders_at_common_terminal_sizes(width: int, height: int)
 def test_without_a_metrics_endpoint_the_view_says_so_rather_than_link() -> None:
     floor, status = busy_floor()
     status.metrics_url, status.web_url = None, "http://127.0.0.1:6066/"
-    console = Console(width=140, color_system=None)
-    with console.capture() as captured:
-        console.print(live_view(floor, status))
-    assert "metrics: not yet (web http://127.0.0.1:6066/)" in captured.get()
+
+    def shown() -> str:
+        console = Console(width=140, color_system=None)
+        with console.capture() as captured:
+            console.print(live_view(floor, status))
+        return captured.get()
+
+    assert "metrics: waiting for the worker's web server http://127.0.0.1:6066/" in shown()
+    status.metrics_missing = True  # the server answered /metrics with a 404
+    assert "metrics: not yet (web http://127.0.0.1:6066/)" in shown()
+
+
+def test_processed_is_the_sum_of_the_events_counter() -> None:
+    text = (
+        "# HELP auxstream_events_total Input messages by event type and outcome.\n"
+        "# TYPE auxstream_events_total counter\n"
+        'auxstream_events_total{outcome="applied",type="login"} 12.0\n'
+        'auxstream_events_total{outcome="invalid",type="unknown"} 3.0\n'
+        "auxstream_events_total_created 1.7e+09\n"
+        'auxstream_dead_letters_total{reason="invalid"} 3.0\n'
+    )
+    assert sum_metric(text, "auxstream_events_total") == 15
 
 
 def test_plain_line_and_summary() -> None:
