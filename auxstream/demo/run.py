@@ -71,22 +71,20 @@ class Demo:
         self.options = options
         self.started = started
         self.tag = f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
-        self.tmp = Path(tempfile.mkdtemp(prefix="auxstream-demo-"))
         self.port = processes.free_port()
-        self.settings = Settings.from_overrides(
-            {
-                "broker": options.broker,
-                "policy": options.policy.resolve(),
-                "app_id": self.tag,
-                "store": options.store,
-                "data_dir": self.tmp / "data",
-                "web_port": self.port,
-                **{
-                    name: f"{self.tag}.{Settings.model_fields[name].default}"
-                    for name in TOPIC_SETTINGS
-                },
-            }
-        )
+        overrides = {
+            "broker": options.broker,
+            "policy": options.policy.resolve(),
+            "app_id": self.tag,
+            "store": options.store,
+            "web_port": self.port,
+            **{
+                name: f"{self.tag}.{Settings.model_fields[name].default}" for name in TOPIC_SETTINGS
+            },
+        }
+        Settings.from_overrides(overrides)  # a bad setting stops here, before anything is made
+        self.tmp = Path(tempfile.mkdtemp(prefix="auxstream-demo-"))
+        self.settings = Settings.from_overrides({**overrides, "data_dir": self.tmp / "data"})
         self.bootstrap = self.settings.bootstrap_servers
         self.console = Console(highlight=False)
         self.stop = asyncio.Event()
