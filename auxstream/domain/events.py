@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from auxstream.domain.timefmt import DAY_MS, TimestampError, parse_ts
+from auxstream.domain.timefmt import DAY_MS, TS_PARSED, TimestampError, parse_ts
 
 LOGIN = "login"
 LOGOUT = "logout"
@@ -24,6 +24,7 @@ FUTURE_LIMIT_MS = DAY_MS
 
 
 _OPTIONAL_TEXT = (str, type(None))
+_TS_PARSED_GET = TS_PARSED.get
 
 
 class InvalidEvent(ValueError):
@@ -91,10 +92,12 @@ def event_from_dict(obj: Any, newest_ts: int | None = None) -> AgentEvent:
     raw_ts = obj.get("ts")
     if type(raw_ts) is not str:
         raise InvalidEvent("missing field 'ts'" if raw_ts is None else "field 'ts' must be a string")
-    try:
-        ts = parse_ts(raw_ts)
-    except TimestampError as exc:
-        raise InvalidEvent(str(exc)) from None
+    ts = _TS_PARSED_GET(raw_ts)  # parse_ts's memo, looked up inline (once per message)
+    if ts is None:
+        try:
+            ts = parse_ts(raw_ts)
+        except TimestampError as exc:
+            raise InvalidEvent(str(exc)) from None
     if newest_ts is not None and ts > newest_ts + FUTURE_LIMIT_MS:
         raise InvalidEvent(f"ts {raw_ts} is more than 24 h after the newest event time seen")
     reason_code = obj.get("reason_code")

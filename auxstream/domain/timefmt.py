@@ -18,7 +18,9 @@ class TimestampError(ValueError):
     """A timestamp that is not RFC 3339 with an offset."""
 
 
-_PARSED: dict[str, int] = {}
+TS_PARSED: dict[str, int] = {}
+"""text -> epoch ms of valid timestamps; cleared, never replaced, when full (events.py
+keeps a bound ``TS_PARSED.get``)."""
 _PARSED_MAX = 100_000
 
 
@@ -29,12 +31,12 @@ def parse_ts(text: str) -> int:
     Input carries the same timestamp text many times (a busy floor changes state several
     times a second), so valid texts are memoised in a bounded table.
     """
-    ms = _PARSED.get(text)
+    ms = TS_PARSED.get(text)
     if ms is None:
         ms = _parse_new(text)
-        if len(_PARSED) >= _PARSED_MAX:
-            _PARSED.clear()
-        _PARSED[text] = ms
+        if len(TS_PARSED) >= _PARSED_MAX:
+            TS_PARSED.clear()
+        TS_PARSED[text] = ms
     return ms
 
 
