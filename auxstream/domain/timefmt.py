@@ -60,6 +60,8 @@ TS_TEXT: dict[int, str] = {}
 """epoch ms -> its text, for hot loops: ``TS_TEXT.get(ms) or format_ts(ms)``. Cleared, never
 replaced, when full, so a bound ``TS_TEXT.get`` stays valid."""
 _TEXT_MAX = 200_000
+_TS_TEXT_MAX = 100_000
+"""About 15 MB when full; an agent's next event (which reuses the text) comes minutes later."""
 
 
 def format_ts(ms: int) -> str:
@@ -78,7 +80,7 @@ def format_ts(ms: int) -> str:
                 _SECOND_TEXT.clear()
             head = (_EPOCH + timedelta(seconds=whole)).strftime("%Y-%m-%dT%H:%M:%S.")
             _SECOND_TEXT[whole] = head
-        if len(TS_TEXT) >= _TEXT_MAX:
+        if len(TS_TEXT) >= _TS_TEXT_MAX:
             TS_TEXT.clear()
         text = TS_TEXT[ms] = f"{head}{frac:03d}Z"
     return text
