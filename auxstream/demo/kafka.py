@@ -45,13 +45,29 @@ async def check_broker(bootstrap: str) -> int:
     return len(cluster.get("brokers", [])) or 1
 
 
-async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
-    """Delete every topic whose name starts with ``prefix`` (the run's own); their names."""
+async def delete_topics(
+    bootstrap: str, prefix: str, settle_s: float = 5.0
+) -> tuple[list[str], list[str]]:
+    """Delete every topic whose name starts with ``prefix`` (the run's own) and wait until the
+    broker no longer lists them; (deleted, still listed or refused with the error code)."""
     async with _admin(bootstrap) as admin:
         names = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
-        if names:
-            await admin.delete_topics(names, timeout_ms=15_000)
-    return names
+        if not names:
+            return [], []
+        response = await admin.delete_topics(names, timeout_ms=15_000)
+        refused = {
+            str(topic): int(code)
+            for topic, code, *_ in getattr(response, "topic_error_codes", [])
+            if code
+        }
+        deadline = time.monotonic() + settle_s
+        left = names
+        while left and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            left = [t for t in await admin.list_topics() if t.startswith(prefix)]
+    problems = [f"{t} (error {refused[t]})" if t in refused else t for t in left]
+    problems += [f"{t} (error {code})" for t, code in refused.items() if t not in left]
+    return [t for t in names if t not in refused and t not in left], problems
 
 
 class OutputReader:

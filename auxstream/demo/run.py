@@ -329,7 +329,7 @@ class Demo:
         if reader is not None and reading is not None:
             await asyncio.sleep(0.5)  # what the worker flushed on its way out
             reading.set()
-            await _cancel(tasks["reader"], 5.0, cancel=False)
+            await _cancel(tasks["reader"], 15.0, cancel=False)  # stopped before its topics go
         await _cancel(tasks.get("metrics"), 1.0)
         if not self.options.keep_topics:
             await self._delete_topics()
@@ -341,12 +341,17 @@ class Demo:
 
     async def _delete_topics(self) -> None:
         try:
-            names = await asyncio.wait_for(kafka.delete_topics(self.bootstrap, self.tag), 20.0)
-            self.say(
-                f"deleted this run's {len(names)} topics ({self.tag}.*; --keep-topics keeps them)"
+            deleted, left = await asyncio.wait_for(
+                kafka.delete_topics(self.bootstrap, self.tag), 30.0
             )
         except Exception as exc:  # best effort: the run is over either way
             self.say(f"could not delete the topics {self.tag}.*: {exc}", err=True)
+            return
+        self.say(
+            f"deleted this run's {len(deleted)} topics ({self.tag}.*; --keep-topics keeps them)"
+        )
+        if left:
+            self.say(f"still on the broker: {', '.join(left)}", err=True)
 
 
 async def _cancel(task: asyncio.Task[Any] | None, timeout_s: float, cancel: bool = True) -> None:
