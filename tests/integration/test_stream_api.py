@@ -39,19 +39,35 @@ def get(url: str, token: str | None = TOKEN) -> tuple[int, Any]:
         with urllib.request.urlopen(request, timeout=15) as reply:  # noqa: S310
             return reply.status, json.load(reply)
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+        text = exc.read()
+        try:
+            return exc.code, json.loads(text or b"{}")
+        except ValueError:
+            return exc.code, {"raw": text.decode(errors="replace")}
     except OSError:
         return 0, None
 
 
-def agents_gauge(base: str) -> dict[tuple[str, str, str], float]:
+def metric(base: str, name: str) -> dict[tuple[str, ...], float]:
+    """Samples of one metric family on a worker's /metrics, by their label values."""
     with urllib.request.urlopen(f"{base}/metrics", timeout=10) as reply:  # noqa: S310
         text = reply.read().decode()
-    (family,) = [f for f in text_string_to_metric_families(text) if f.name == "auxstream_agents"]
+    (family,) = [f for f in text_string_to_metric_families(text) if f.name == name]
     return {
-        (s.labels["state"], s.labels["reason_code"], s.labels["team"]): s.value
-        for s in family.samples
+        tuple(s.labels.values()): s.value for s in family.samples if not s.name.endswith("_created")
     }
+
+
+def agents_gauge(base: str) -> dict[tuple[str, ...], float]:
+    return metric(base, "auxstream_agents")
+
+
+def settled(base: str, events: int) -> bool:
+    """Every event reached an outcome and none is held in a grace window."""
+    return (
+        sum(metric(base, "auxstream_events").values()) == events
+        and sum(metric(base, "auxstream_held_agents").values()) == 0
+    )
 
 
 def wait(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -106,32 +122,47 @@ def test_two_workers_share_agents_and_answer_for_each_other(
 
     workers = [start_worker(0)]
     try:
-        a = bases[0]
-        wait(lambda: len(owned(a)) == PARTITIONS, 90, "worker A to own every partition")
-        wait(lambda: sum(agents_gauge(a).values()) == AGENTS, 60, "worker A to know every agent")
-        check_floor(bases[:1], teams)
-
-        workers.append(start_worker(1))
-        b = bases[1]
-        wait(
-            lambda: len(owned(a)) + len(owned(b)) == PARTITIONS and owned(a) and owned(b),
-            90,
-            "the partitions to be split between A and B",
-        )
-        wait(
-            lambda: sum(agents_gauge(a).values()) + sum(agents_gauge(b).values()) == AGENTS,
-            30,
-            "the gauges of A and B to add up to every agent",
-        )
-        check_floor(bases, teams)
-
-        workers.pop().stop()
-        wait(lambda: len(owned(a)) == PARTITIONS, 60, "worker A to take every partition back")
-        wait(lambda: sum(agents_gauge(a).values()) == AGENTS, 30, "A to report every agent again")
-        check_floor(bases[:1], teams)
+        run_scenario(workers, start_worker, bases, lines, teams)
+    except AssertionError as exc:
+        logs = "\n".join(f"--- {w.log.name}\n{w.text()[-3000:]}" for w in workers)
+        raise AssertionError(f"{exc}\n{logs}") from exc
     finally:
         for worker in workers:
             worker.stop()
+
+
+def run_scenario(
+    workers: list[Worker],
+    start_worker: Callable[[int], Worker],
+    bases: list[str],
+    lines: list[bytes],
+    teams: dict[str, str],
+) -> None:
+    """A alone, then A and B, then A alone again; the floor checked at each step."""
+    a = bases[0]
+    wait(lambda: len(owned(a)) == PARTITIONS, 90, "worker A to own every partition")
+    wait(lambda: settled(a, len(lines)), 60, "worker A to apply every event")
+    assert sum(agents_gauge(a).values()) == AGENTS
+    check_floor(bases[:1], teams)
+
+    workers.append(start_worker(1))
+    b = bases[1]
+    wait(
+        lambda: len(owned(a)) + len(owned(b)) == PARTITIONS and owned(a) and owned(b),
+        90,
+        "the partitions to be split between A and B",
+    )
+    wait(
+        lambda: sum(agents_gauge(a).values()) + sum(agents_gauge(b).values()) == AGENTS,
+        30,
+        "the gauges of A and B to add up to every agent",
+    )
+    check_floor(bases, teams)
+
+    workers.pop().stop()
+    wait(lambda: len(owned(a)) == PARTITIONS, 60, "worker A to take every partition back")
+    wait(lambda: sum(agents_gauge(a).values()) == AGENTS, 30, "A to report every agent again")
+    check_floor(bases[:1], teams)
 
 
 def check_floor(bases: list[str], teams: dict[str, str]) -> None:
