@@ -83,7 +83,7 @@ def test_docker_compose_config_where_the_client_works() -> None:
 def test_every_manifest_parses_with_kind_and_name() -> None:
     resources = k8s_resources()
     kinds = {doc["kind"] for doc in resources}
-    assert {"StatefulSet", "Service", "ServiceMonitor", "KafkaTopic"} <= kinds
+    assert {"StatefulSet", "Service", "ServiceMonitor", "PrometheusRule", "KafkaTopic"} <= kinds
     for doc in resources:
         assert doc["apiVersion"] and doc["metadata"]["name"], doc
 
@@ -132,6 +132,24 @@ def test_kafka_topics_match_the_declaration() -> None:
         check=False,
     )
     assert generated.returncode == 0, generated.stdout + generated.stderr
+
+
+def test_prometheus_rule_is_the_rules_of_deploy_prometheus() -> None:
+    (rule,) = [d for d in k8s_resources() if d["kind"] == "PrometheusRule"]
+    groups = [
+        group
+        for path in sorted((DEPLOY / "prometheus" / "rules").glob("*.yaml"))
+        for group in yaml.safe_load(path.read_text())["groups"]
+    ]
+    assert rule["spec"]["groups"] == groups
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "k8s_rules.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_kustomize_builds_where_kubectl_is_present() -> None:
