@@ -11,7 +11,7 @@ from auxstream.domain.outputs import CheckIn, Detection, Duration, Interval, Seg
 from .test_schemas import checkins, detections, durations, intervals, segments
 
 # Whole seconds and odd milliseconds, negative durations and times before 1970 included.
-wide_ms = st.integers(-10**12, 4 * 10**12)
+wide_ms = st.integers(-(10**12), 4 * 10**12)
 
 
 @given(segments(), wide_ms, wide_ms)

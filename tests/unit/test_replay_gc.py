@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_replay_makes_no_reference_cycles(tmp_path: Path) -> None:
     """Two simulated hours with every injected behaviour and delivery fault, plus bad lines."""
     day = tmp_path / "day.jsonl"
-    assert main(["simulate", "--agents", "60", "--hours", "2", "--seed", "3", "--out", str(day)]) == 0
+    assert (
+        main(["simulate", "--agents", "60", "--hours", "2", "--seed", "3", "--out", str(day)]) == 0
+    )
     lines = day.read_bytes().splitlines()
     lines += [b"{not json", b'{"event_id": "x"}', orjson.dumps([1, 2]), b""]
     kept: list[tuple[object, ...]] = []
@@ -26,8 +28,11 @@ def test_replay_makes_no_reference_cycles(tmp_path: Path) -> None:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        replayer = Replayer(pol, lambda kind, key, line: kept.append((*key, line)),
-                            dict.fromkeys(RECORD_NAMES, kept.append))
+        replayer = Replayer(
+            pol,
+            lambda kind, key, line: kept.append((*key, line)),
+            dict.fromkeys(RECORD_NAMES, kept.append),
+        )
         replayer.feed(lines)
         replayer.finish()
         assert kept

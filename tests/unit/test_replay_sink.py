@@ -10,11 +10,17 @@ from hypothesis import strategies as st
 
 from auxstream.replay.sink import SortedFile, _merge
 
-entries = st.tuples(st.integers(0, 20), st.sampled_from(["a", "b", "ab"]), st.integers(0, 3),
-                    st.integers(0, 5).map(lambda n: b"%d\n" % n))
+entries = st.tuples(
+    st.integers(0, 20),
+    st.sampled_from(["a", "b", "ab"]),
+    st.integers(0, 3),
+    st.integers(0, 5).map(lambda n: b"%d\n" % n),
+)
 
 
-@given(st.lists(st.tuples(st.lists(entries, max_size=30), st.integers(1, 8)), min_size=1, max_size=6))
+@given(
+    st.lists(st.tuples(st.lists(entries, max_size=30), st.integers(1, 8)), min_size=1, max_size=6)
+)
 def test_merge_equals_one_sort(runs: list[tuple[list[tuple[object, ...]], int]]) -> None:
     batched = []
     everything: list[tuple[object, ...]] = []
