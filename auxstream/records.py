@@ -43,7 +43,9 @@ def interval(rec: Interval) -> dict[str, Any]:
         "ready_s": seconds(rec.ready_ms),
         "on_contact_s": seconds(rec.on_contact_ms),
         "not_ready_s": seconds(rec.not_ready_ms),
-        "not_ready_by_code": {code: seconds(ms) for code, ms in sorted(rec.not_ready_by_code.items())},
+        "not_ready_by_code": {
+            code: seconds(ms) for code, ms in sorted(rec.not_ready_by_code.items())
+        },
     }
 
 

@@ -46,7 +46,9 @@ def _measure(argv: list[str]) -> tuple[float, float, float, str]:
     started = time.perf_counter()
     child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         ["taskset", "-c", "0", *argv] if _has_taskset() else argv,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
     )
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
@@ -58,11 +60,18 @@ def _measure(argv: list[str]) -> tuple[float, float, float, str]:
 
 
 def _has_taskset() -> bool:
-    return subprocess.run(["sh", "-c", "command -v taskset"], capture_output=True, check=False).returncode == 0
+    return (
+        subprocess.run(
+            ["/bin/sh", "-c", "command -v taskset"], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--agents", type=int, default=5000)
     parser.add_argument("--hours", type=float, default=12)
     parser.add_argument("--seed", type=int, default=1)
@@ -73,30 +82,83 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="auxstream-bench-") as tmp:
         day = Path(tmp) / "day.jsonl"
         print(f"simulating {args.agents:,} agents x {args.hours:g} h ...", flush=True)
-        sim_wall, _, _, _ = _measure([py, "-m", "auxstream", "simulate", "--agents", str(args.agents),
-                                      "--hours", str(args.hours), "--seed", str(args.seed), "--out", str(day)])
+        sim_wall, _, _, _ = _measure(
+            [
+                py,
+                "-m",
+                "auxstream",
+                "simulate",
+                "--agents",
+                str(args.agents),
+                "--hours",
+                str(args.hours),
+                "--seed",
+                str(args.seed),
+                "--out",
+                str(day),
+            ]
+        )
         lines = sum(1 for _ in day.open("rb"))
         print(f"  {lines:,} lines in {sim_wall:.1f} s", flush=True)
         parse_wall, parse_cpu, parse_mb, _ = _measure([py, "-c", _PARSE, str(day)])
-        print(f"bare orjson parse: {parse_cpu:.2f} s cpu ({lines / parse_cpu:,.0f} lines/s)", flush=True)
+        print(
+            f"bare orjson parse: {parse_cpu:.2f} s cpu ({lines / parse_cpu:,.0f} lines/s)",
+            flush=True,
+        )
         replay_wall, replay_cpu, replay_mb, _ = _measure(
-            [py, "-m", "auxstream", "replay", str(day), "--policy", policy, "--out", str(Path(tmp) / "out"),
-             "--progress", "never", "--quiet"])
+            [
+                py,
+                "-m",
+                "auxstream",
+                "replay",
+                str(day),
+                "--policy",
+                policy,
+                "--out",
+                str(Path(tmp) / "out"),
+                "--progress",
+                "never",
+                "--quiet",
+            ]
+        )
     rate = lines / replay_cpu
     ratio = replay_cpu / parse_cpu
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": sys.platform},
-        "agents": args.agents, "hours": args.hours, "events": lines,
-        "parse": {"cpu_s": round(parse_cpu, 3), "wall_s": round(parse_wall, 3), "peak_mb": round(parse_mb, 1)},
-        "replay": {"cpu_s": round(replay_cpu, 3), "wall_s": round(replay_wall, 3), "peak_mb": round(replay_mb, 1),
-                   "events_per_s": round(rate)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "platform": sys.platform,
+        },
+        "agents": args.agents,
+        "hours": args.hours,
+        "events": lines,
+        "parse": {
+            "cpu_s": round(parse_cpu, 3),
+            "wall_s": round(parse_wall, 3),
+            "peak_mb": round(parse_mb, 1),
+        },
+        "replay": {
+            "cpu_s": round(replay_cpu, 3),
+            "wall_s": round(replay_wall, 3),
+            "peak_mb": round(replay_mb, 1),
+            "events_per_s": round(rate),
+        },
         "ratio_replay_to_parse": round(ratio, 2),
-        "targets": {"events_per_s": TARGET_EVENTS_PER_S, "ratio": TARGET_RATIO, "peak_mb": TARGET_PEAK_MB},
-        "met": {"events_per_s": rate >= TARGET_EVENTS_PER_S, "ratio": ratio <= TARGET_RATIO,
-                "peak_mb": replay_mb < TARGET_PEAK_MB},
+        "targets": {
+            "events_per_s": TARGET_EVENTS_PER_S,
+            "ratio": TARGET_RATIO,
+            "peak_mb": TARGET_PEAK_MB,
+        },
+        "met": {
+            "events_per_s": rate >= TARGET_EVENTS_PER_S,
+            "ratio": ratio <= TARGET_RATIO,
+            "peak_mb": replay_mb < TARGET_PEAK_MB,
+        },
     }
-    print(f"replay: {replay_cpu:.2f} s cpu, {replay_wall:.2f} s wall -> {rate:,.0f} events/s per core")
+    print(
+        f"replay: {replay_cpu:.2f} s cpu, {replay_wall:.2f} s wall -> {rate:,.0f} events/s per core"
+    )
     print(f"replay / bare parse: {ratio:.1f}x   peak memory: {replay_mb:.0f} MB")
     for name, ok in result["met"].items():
         print(f"  target {name}: {'met' if ok else 'NOT met'}")

@@ -95,7 +95,9 @@ def advance(state: AgentState, watermark: int, policy: Policy) -> Step:
     until = watermark
     if state.held and state.held[0].ts < until:
         until = state.held[0].ts
-    reached = state.committed if state.advanced_to is None else max(state.advanced_to, state.committed)
+    reached = (
+        state.committed if state.advanced_to is None else max(state.advanced_to, state.committed)
+    )
     if until <= reached:
         return state, out
     cal = calendar_for(policy.timezone, policy.interval_minutes)
@@ -125,7 +127,9 @@ def _target(event: AgentEvent, policy: Policy) -> tuple[str, str | None]:
     return READY, None
 
 
-def _apply_released(state: AgentState, event: AgentEvent, policy: Policy, cal: Calendar, out: list[Output]) -> None:
+def _apply_released(
+    state: AgentState, event: AgentEvent, policy: Policy, cal: Calendar, out: list[Output]
+) -> None:
     # The hot path of the core: once per applied event. The common cases are tested
     # inline before calling out (each call is a measurable part of an event's cost).
     ts = event.ts
@@ -137,7 +141,9 @@ def _apply_released(state: AgentState, event: AgentEvent, policy: Policy, cal: C
         # limits_until does nothing for a logged-out agent, and for ready or on-contact
         # only the stuck check: skip the call when that cannot fire.
         if current == NOT_READY_STATE or (
-            current != LOGGED_OUT and not state.stuck_fired and state.last_key is not None
+            current != LOGGED_OUT
+            and not state.stuck_fired
+            and state.last_key is not None
             and ts > state.last_key[0] + int(policy.stuck_after_s * 1000)
         ):
             timeline.limits_until(state, ts, policy, cal, out)
@@ -206,7 +212,18 @@ def _close_stretch(
             state.after_contact_pending = False
     if duration <= 0:
         return
-    out.append(Segment(state.agent_id, state.team, current, code, since, end, state.since_event_id, end_event_id))
+    out.append(
+        Segment(
+            state.agent_id,
+            state.team,
+            current,
+            code,
+            since,
+            end,
+            state.since_event_id,
+            end_event_id,
+        )
+    )
     if current != NOT_READY_STATE or code is None:
         return
     day = cal.day_of(end - 1)
@@ -239,14 +256,24 @@ def _close_stretch(
     last_hour = 0
     for s, e in recent:
         last_hour += e - (s if s > hour_ago else hour_ago)
-    out.append(Duration(state.agent_id, state.team, cal.day_text(day), code, today[0], today[1], last_hour, end))
+    out.append(
+        Duration(
+            state.agent_id, state.team, cal.day_text(day), code, today[0], today[1], last_hour, end
+        )
+    )
     if state.chosen and state.since_event_id is not None:
         out.extend(rules.on_short_stretch(state, policy, cal, end, duration, state.since_event_id))
 
 
 def _open_stretch(
-    state: AgentState, event: AgentEvent, new_state: str, new_code: str | None, entry: CodePolicy | None,
-    policy: Policy, cal: Calendar, out: list[Output],
+    state: AgentState,
+    event: AgentEvent,
+    new_state: str,
+    new_code: str | None,
+    entry: CodePolicy | None,
+    policy: Policy,
+    cal: Calendar,
+    out: list[Output],
 ) -> None:
     """Enter the new state; ``entry`` is ``new_code``'s policy for the agent's team."""
     if state.state == LOGGED_OUT and state.iv_start is None:
@@ -265,12 +292,19 @@ def _open_stretch(
     if entry is not None and entry.check_in:
         state.after_contact_pending = False
         label = code_name(new_code, entry.label)
-        out.append(CheckIn(
-            hashlib.blake2b(f"checkin\x1f{state.agent_id}\x1f{event.event_id}".encode(), digest_size=12).hexdigest(),
-            state.agent_id, state.team, new_code, event.ts,
-            f"{state.agent_id} selected {label} at {cal.local_clock(event.ts)}; "
-            "their team leader may want to check in with them.",
-        ))
+        out.append(
+            CheckIn(
+                hashlib.blake2b(
+                    f"checkin\x1f{state.agent_id}\x1f{event.event_id}".encode(), digest_size=12
+                ).hexdigest(),
+                state.agent_id,
+                state.team,
+                new_code,
+                event.ts,
+                f"{state.agent_id} selected {label} at {cal.local_clock(event.ts)}; "
+                "their team leader may want to check in with them.",
+            )
+        )
         return
     if new_code == policy.after_contact_code:
         return

@@ -88,10 +88,14 @@ def event_from_dict(obj: Any, newest_ts: int | None = None) -> AgentEvent:
     if kind not in EVENT_TYPES:
         if kind is None:
             raise InvalidEvent("missing field 'type'")
-        raise InvalidEvent(f"unknown type {kind!r} (expected one of {', '.join(sorted(EVENT_TYPES))})")
+        raise InvalidEvent(
+            f"unknown type {kind!r} (expected one of {', '.join(sorted(EVENT_TYPES))})"
+        )
     raw_ts = obj.get("ts")
     if type(raw_ts) is not str:
-        raise InvalidEvent("missing field 'ts'" if raw_ts is None else "field 'ts' must be a string")
+        raise InvalidEvent(
+            "missing field 'ts'" if raw_ts is None else "field 'ts' must be a string"
+        )
     ts = _TS_PARSED_GET(raw_ts)  # parse_ts's memo, looked up inline (once per message)
     if ts is None:
         try:
@@ -110,12 +114,16 @@ def event_from_dict(obj: Any, newest_ts: int | None = None) -> AgentEvent:
     seq = obj.get("seq")
     if seq is not None and (type(seq) is not int or seq < 0):
         raise InvalidEvent("field 'seq' must be an integer >= 0 or null")
-    assert event_id is not None and agent_id is not None  # checked above
+    assert event_id is not None and agent_id is not None  # noqa: S101 - narrows for mypy; required text is never None
     team = obj.get("team")
     site = obj.get("site")
     source = obj.get("source")
     # Optional text fields: checked one by one only when one of them is not plain text.
-    if not (type(team) in _OPTIONAL_TEXT and type(site) in _OPTIONAL_TEXT and type(source) in _OPTIONAL_TEXT):
+    if not (
+        type(team) in _OPTIONAL_TEXT
+        and type(site) in _OPTIONAL_TEXT
+        and type(source) in _OPTIONAL_TEXT
+    ):
         _text(obj, "team", required=False)
         _text(obj, "site", required=False)
         _text(obj, "source", required=False)

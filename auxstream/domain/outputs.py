@@ -119,4 +119,3 @@ class DeadLetter:
 
 
 Output = Segment | Interval | Duration | Detection | CheckIn | Outcome
-

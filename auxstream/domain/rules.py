@@ -48,8 +48,16 @@ def occurrence_limit(st: AgentState, policy: Policy, cal: Calendar, limit_ms: in
     name = _label(st, policy, st.reason_code)
     return Detection(
         detection_id(OCCURRENCE_LIMIT, st.agent_id, st.since, st.since_event_id),
-        OCCURRENCE_LIMIT, st.agent_id, st.team, crossing, SEVERITY[OCCURRENCE_LIMIT],
-        st.reason_code, limit_ms / 1000, limit_ms / 1000, st.since, crossing,
+        OCCURRENCE_LIMIT,
+        st.agent_id,
+        st.team,
+        crossing,
+        SEVERITY[OCCURRENCE_LIMIT],
+        st.reason_code,
+        limit_ms / 1000,
+        limit_ms / 1000,
+        st.since,
+        crossing,
         [st.since_event_id] if st.since_event_id else [],
         f"{st.agent_id} has been in {name} for more than {duration_text(limit_ms)} in one stretch, "
         f"since {cal.local_clock(st.since)}.",
@@ -64,8 +72,16 @@ def daily_limit(
     name = _label(st, policy, code)
     return Detection(
         detection_id(DAILY_LIMIT, st.agent_id, code, day),
-        DAILY_LIMIT, st.agent_id, st.team, crossing, SEVERITY[DAILY_LIMIT], code,
-        limit_ms / 1000, limit_ms / 1000, cal.day_start(day), crossing,
+        DAILY_LIMIT,
+        st.agent_id,
+        st.team,
+        crossing,
+        SEVERITY[DAILY_LIMIT],
+        code,
+        limit_ms / 1000,
+        limit_ms / 1000,
+        cal.day_start(day),
+        crossing,
         [st.since_event_id] if st.since_event_id else [],
         f"{st.agent_id}'s time in {name} on {cal.day_text(day)} passed the daily "
         f"{duration_text(limit_ms)} at {cal.local_clock(crossing)}.",
@@ -73,13 +89,23 @@ def daily_limit(
     )
 
 
-def stuck_state(st: AgentState, policy: Policy, cal: Calendar, last: int, after_ms: int) -> Detection:
+def stuck_state(
+    st: AgentState, policy: Policy, cal: Calendar, last: int, after_ms: int
+) -> Detection:
     crossing = last + after_ms
     where = st.state if st.reason_code is None else f"{st.state} ({st.reason_code})"
     return Detection(
         detection_id(STUCK_STATE, st.agent_id, last, st.last_event_id),
-        STUCK_STATE, st.agent_id, st.team, crossing, SEVERITY[STUCK_STATE], st.reason_code,
-        after_ms / 1000, after_ms / 1000, last, crossing,
+        STUCK_STATE,
+        st.agent_id,
+        st.team,
+        crossing,
+        SEVERITY[STUCK_STATE],
+        st.reason_code,
+        after_ms / 1000,
+        after_ms / 1000,
+        last,
+        crossing,
         [st.last_event_id] if st.last_event_id else [],
         f"{st.agent_id} has had no state change for {duration_text(after_ms)}, "
         f"since {cal.local_clock(last)} in {where}; the ACD may have missed a logout.",
@@ -97,22 +123,39 @@ def _window(
 
 
 def _window_detection(
-    rule: str, st: AgentState, policy: Policy, cal: Calendar,
-    evidence: list[tuple[int, str]], min_count: int, window_ms: int, what: str,
+    rule: str,
+    st: AgentState,
+    policy: Policy,
+    cal: Calendar,
+    evidence: list[tuple[int, str]],
+    min_count: int,
+    window_ms: int,
+    what: str,
 ) -> Detection:
     first, last = evidence[0][0], evidence[-1][0]
     ids = [event_id for _, event_id in evidence]
     return Detection(
         detection_id(rule, st.agent_id, *ids),
-        rule, st.agent_id, st.team, last, SEVERITY[rule], st.reason_code,
-        float(len(evidence)), float(min_count), first, last, ids,
+        rule,
+        st.agent_id,
+        st.team,
+        last,
+        SEVERITY[rule],
+        st.reason_code,
+        float(len(evidence)),
+        float(min_count),
+        first,
+        last,
+        ids,
         f"{st.agent_id} {what} {len(evidence)} times within {duration_text(window_ms)} "
         f"({cal.local_clock(first)} to {cal.local_clock(last)}).",
         policy.version,
     )
 
 
-def on_chosen_code(st: AgentState, policy: Policy, cal: Calendar, ts: int, event_id: str) -> list[Detection]:
+def on_chosen_code(
+    st: AgentState, policy: Policy, cal: Calendar, ts: int, event_id: str
+) -> list[Detection]:
     """The agent chose a not-ready code: evidence for rapid_switching and aux_after_contact."""
     found: list[Detection] = []
     rs = policy.rules.rapid_switching
@@ -120,9 +163,18 @@ def on_chosen_code(st: AgentState, policy: Policy, cal: Calendar, ts: int, event
         window_ms = int(rs.window_s * 1000)
         _window(st.switches, ts, window_ms, (ts, event_id))
         if len(st.switches) >= rs.min_switches:
-            found.append(_window_detection(
-                RAPID_SWITCHING, st, policy, cal, st.switches, rs.min_switches, window_ms,
-                "changed into or between not-ready codes"))
+            found.append(
+                _window_detection(
+                    RAPID_SWITCHING,
+                    st,
+                    policy,
+                    cal,
+                    st.switches,
+                    rs.min_switches,
+                    window_ms,
+                    "changed into or between not-ready codes",
+                )
+            )
             st.switches = []
     aac = policy.rules.aux_after_contact
     if st.after_contact_pending:
@@ -131,9 +183,18 @@ def on_chosen_code(st: AgentState, policy: Policy, cal: Calendar, ts: int, event
             window_ms = int(aac.window_s * 1000)
             _window(st.after_contact, ts, window_ms, (ts, event_id))
             if len(st.after_contact) >= aac.min_count:
-                found.append(_window_detection(
-                    AUX_AFTER_CONTACT, st, policy, cal, st.after_contact, aac.min_count, window_ms,
-                    "went from a contact into a not-ready code without becoming ready"))
+                found.append(
+                    _window_detection(
+                        AUX_AFTER_CONTACT,
+                        st,
+                        policy,
+                        cal,
+                        st.after_contact,
+                        aac.min_count,
+                        window_ms,
+                        "went from a contact into a not-ready code without becoming ready",
+                    )
+                )
                 st.after_contact = []
     return found
 
@@ -150,7 +211,14 @@ def on_short_stretch(
     if len(st.short_stretches) < rule.min_count:
         return []
     found = _window_detection(
-        SHORT_AUX, st, policy, cal, st.short_stretches, rule.min_count, window_ms,
-        f"had a not-ready stretch shorter than {duration_text(rule.max_s * 1000)}")
+        SHORT_AUX,
+        st,
+        policy,
+        cal,
+        st.short_stretches,
+        rule.min_count,
+        window_ms,
+        f"had a not-ready stretch shorter than {duration_text(rule.max_s * 1000)}",
+    )
     st.short_stretches = []
     return [found]

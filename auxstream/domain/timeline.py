@@ -18,16 +18,24 @@ from auxstream.domain.state import NOT_READY, ON_CONTACT, READY, AgentState
 
 
 def _interval(
-    st: AgentState, start: int, end: int, revision: int,
-    ready: int, contact: int, not_ready: int, codes: dict[str, int],
+    st: AgentState,
+    start: int,
+    end: int,
+    revision: int,
+    ready: int,
+    contact: int,
+    not_ready: int,
+    codes: dict[str, int],
 ) -> Interval:
-    return Interval(st.agent_id, st.team, start, end, revision, ready, contact, not_ready, dict(codes))
+    return Interval(
+        st.agent_id, st.team, start, end, revision, ready, contact, not_ready, dict(codes)
+    )
 
 
 def commit_until(st: AgentState, until: int, cal: Calendar, out: list[Output]) -> None:
     """Accrue the current state from ``st.committed`` to ``until`` and close whole intervals."""
     t = st.committed
-    assert t is not None
+    assert t is not None  # noqa: S101 - callers only pass agents that have applied an event
     step = cal.interval_ms
     iv_start = st.iv_start
     if iv_start is not None and until < iv_start + step and not st.provisional:
@@ -49,8 +57,18 @@ def commit_until(st: AgentState, until: int, cal: Calendar, out: list[Output]) -
         total = st.iv_ready + st.iv_contact + st.iv_not_ready
         revision = st.provisional.pop(st.iv_start, None)
         if total and revision is None:
-            out.append(_interval(st, st.iv_start, end, 0, st.iv_ready, st.iv_contact,
-                                 st.iv_not_ready, st.iv_codes))
+            out.append(
+                _interval(
+                    st,
+                    st.iv_start,
+                    end,
+                    0,
+                    st.iv_ready,
+                    st.iv_contact,
+                    st.iv_not_ready,
+                    st.iv_codes,
+                )
+            )
         st.iv_ready = st.iv_contact = st.iv_not_ready = 0
         if st.iv_codes:
             st.iv_codes = {}
@@ -73,17 +91,21 @@ def _add(st: AgentState, ms: int) -> None:
         st.iv_codes[code] = st.iv_codes.get(code, 0) + ms
 
 
-def provisional_until(st: AgentState, until: int, cal: Calendar, out: list[Output], revise: bool) -> None:
+def provisional_until(
+    st: AgentState, until: int, cal: Calendar, out: list[Output], revise: bool
+) -> None:
     """Close the intervals that end by ``until`` as if the agent stayed where it is.
 
     With ``revise`` the agent's state just changed at ``st.committed``: intervals the
     watermark closed earlier are emitted again with their revision one higher.
     """
     t = st.committed
-    assert t is not None
+    assert t is not None  # noqa: S101 - callers only pass agents that have applied an event
     step = cal.interval_ms
     logged_in = st.state != "logged_out"
-    start = st.iv_start if st.iv_start is not None else (cal.interval_start(t) if logged_in else None)
+    start = (
+        st.iv_start if st.iv_start is not None else (cal.interval_start(t) if logged_in else None)
+    )
     ready, contact, not_ready = st.iv_ready, st.iv_contact, st.iv_not_ready
     codes = dict(st.iv_codes)
     visited: set[int] = set()
@@ -122,7 +144,9 @@ def provisional_until(st: AgentState, until: int, cal: Calendar, out: list[Outpu
             out.append(_interval(st, start, start + step, revision, 0, 0, 0, {}))
 
 
-def limits_until(st: AgentState, until: int, policy: Policy, cal: Calendar, out: list[Output]) -> None:
+def limits_until(
+    st: AgentState, until: int, policy: Policy, cal: Calendar, out: list[Output]
+) -> None:
     """Raise the limits crossed before ``until`` while the agent stays in its current state.
 
     Limits compare strictly: a stretch of exactly the limit is within it, so a crossing at
@@ -153,10 +177,12 @@ def limits_until(st: AgentState, until: int, policy: Policy, cal: Calendar, out:
                 out.append(rules.daily_limit(st, policy, cal, day, crossing, limit_ms))
 
 
-def daily_crossings(st: AgentState, until: int, cal: Calendar, limit_ms: int) -> list[tuple[int, int]]:
+def daily_crossings(
+    st: AgentState, until: int, cal: Calendar, limit_ms: int
+) -> list[tuple[int, int]]:
     """(day, crossing moment) for each local day the open stretch could push over the limit."""
     code = st.reason_code
-    assert code is not None
+    assert code is not None  # noqa: S101 - only called while the agent is in a not-ready code
     found = []
     day = cal.day_of(st.since)
     last_day = cal.day_of(until)
@@ -198,13 +224,18 @@ def next_due(st: AgentState, policy: Policy, cal: Calendar) -> int | None:
             if entry is not None and entry.max_occurrence_s is not None and not st.occurrence_fired:
                 due = min(due, st.since + int(entry.max_occurrence_s * 1000) + 1)
             if entry is not None and entry.max_daily_s is not None:
-                for _, crossing in daily_crossings(st, base + 2 * 86_400_000, cal, int(entry.max_daily_s * 1000)):
+                for _, crossing in daily_crossings(
+                    st, base + 2 * 86_400_000, cal, int(entry.max_daily_s * 1000)
+                ):
                     due = min(due, crossing + 1)
                     break
-    elif st.iv_start is not None and (st.iv_ready or st.iv_contact or st.iv_not_ready):
+    elif (
+        st.iv_start is not None
+        and (st.iv_ready or st.iv_contact or st.iv_not_ready)
+        and st.iv_start + cal.interval_ms > base
+    ):
         # The interval the agent logged out in still has to close, unless it already has.
-        if st.iv_start + cal.interval_ms > base:
-            due = st.iv_start + cal.interval_ms
+        due = st.iv_start + cal.interval_ms
     if due is not None and st.held and due > st.held[0].ts:
         return None
     return due

@@ -67,7 +67,9 @@ def open_input(name: str) -> Iterator[Source]:
         size = path.stat().st_size
         magic = raw.read(2)
         raw.seek(0)
-        stream = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb")) if magic == b"\x1f\x8b" else raw
+        stream = (
+            cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb")) if magic == b"\x1f\x8b" else raw
+        )
         yield Source(name, stream, size, raw)
     finally:
         raw.close()

@@ -15,7 +15,9 @@ OUTCOMES = (APPLIED, NOOP, DUPLICATE, LATE, INVALID)
 KINDS = ("segments", "intervals", "durations", "detections", "checkins", "deadletters")
 
 
-def summary_dict(stats: ReplayStats, policy: Policy, input_name: str, elapsed_s: float) -> dict[str, Any]:
+def summary_dict(
+    stats: ReplayStats, policy: Policy, input_name: str, elapsed_s: float
+) -> dict[str, Any]:
     events = {outcome: stats.outcomes.get(outcome, 0) for outcome in OUTCOMES}
     events["total"] = sum(events.values())
     return {

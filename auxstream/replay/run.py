@@ -20,7 +20,12 @@ _CHECK_MASK = 1023  # check the sinks for a spill every 1,024 lines
 
 
 def replay_file(
-    source: Source, policy: Policy, out_dir: Path, *, show_progress: bool = False, spill_at: int = SPILL_AT
+    source: Source,
+    policy: Policy,
+    out_dir: Path,
+    *,
+    show_progress: bool = False,
+    spill_at: int = SPILL_AT,
 ) -> tuple[ReplayStats, float]:
     """Replay ``source`` into ``out_dir``; returns the statistics and the seconds taken."""
     started = time.perf_counter()
@@ -37,16 +42,23 @@ def replay_file(
 
 
 def _replay(
-    source: Source, policy: Policy, out_dir: Path, show_progress: bool, spill_at: int, started: float
+    source: Source,
+    policy: Policy,
+    out_dir: Path,
+    show_progress: bool,
+    spill_at: int,
+    started: float,
 ) -> tuple[ReplayStats, float]:
     with tempfile.TemporaryDirectory(prefix="auxstream-replay-", dir=out_dir) as spill:
         sinks: dict[str, SortedFile | PlainFile] = {
-            name: SortedFile(out_dir / f"{name}.jsonl", Path(spill), spill_at) for name in RECORD_FILES[:-1]
+            name: SortedFile(out_dir / f"{name}.jsonl", Path(spill), spill_at)
+            for name in RECORD_FILES[:-1]
         }
         sinks["deadletters"] = PlainFile(out_dir / "deadletters.jsonl")
         try:
             replayer = Replayer(
-                policy, lambda kind, key, line: sinks[kind].add((*key, line)),
+                policy,
+                lambda kind, key, line: sinks[kind].add((*key, line)),
                 {name: sinks[name].add for name in RECORD_FILES[:-1]},
             )
             checks = [sink.check for sink in sinks.values()]
@@ -71,7 +83,9 @@ def _feed(replayer: Replayer, source: Source, checks: list[Callable[[], None]]) 
             check()
 
 
-def _feed_with_progress(replayer: Replayer, source: Source, checks: list[Callable[[], None]]) -> None:
+def _feed_with_progress(
+    replayer: Replayer, source: Source, checks: list[Callable[[], None]]
+) -> None:
     from rich.progress import (
         BarColumn,
         Progress,

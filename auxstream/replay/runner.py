@@ -81,7 +81,7 @@ def _json_error(line: bytes, exc: orjson.JSONDecodeError) -> orjson.JSONDecodeEr
 
 def _unflatten(emit: Emit, name: str, entry: tuple[object, ...]) -> None:
     line = entry[-1]
-    assert isinstance(line, bytes)
+    assert isinstance(line, bytes)  # noqa: S101 - the sink entry ends with its line
     emit(name, entry[:-1], line)
 
 
@@ -105,7 +105,11 @@ class Replayer:
         # engine.next_due without its calendar lookup (called once per line).
         self._cal = calendar_for(policy.timezone, policy.interval_minutes)
         self._next_due = timeline.next_due
-        add = sinks if sinks is not None else {name: partial(_unflatten, emit, name) for name in RECORD_NAMES}
+        add = (
+            sinks
+            if sinks is not None
+            else {name: partial(_unflatten, emit, name) for name in RECORD_NAMES}
+        )
         self._add_segment = add["segments"]
         self._add_interval = add["intervals"]
         self._add_duration = add["durations"]
@@ -172,8 +176,11 @@ class Replayer:
                 self._route(outputs)
         self.stats.agents = len(self.states)
         counts = self.stats.records
-        for name, count in (("segments", self._segments), ("intervals", self._intervals),
-                            ("durations", self._durations)):
+        for name, count in (
+            ("segments", self._segments),
+            ("intervals", self._intervals),
+            ("durations", self._durations),
+        ):
             if count:
                 counts[name] += count
         self._segments = self._intervals = self._durations = 0
@@ -203,7 +210,9 @@ class Replayer:
         if reason == INVALID:
             self.stats.outcomes[INVALID] += 1
         self.stats.records["deadletters"] += 1
-        record = DeadLetter(reason, error, records.raw_text(line.rstrip(b"\r\n")), None, None, offset)
+        record = DeadLetter(
+            reason, error, records.raw_text(line.rstrip(b"\r\n")), None, None, offset
+        )
         self.emit("deadletters", (offset,), records.dumps(records.dead_letter(record)) + b"\n")
 
     def _route(self, outputs: list[Output]) -> str | None:
@@ -240,7 +249,9 @@ class Replayer:
                 self._add_duration((out.as_of, out.agent_id, out.reason_code, duration_line(out)))
                 self._durations += 1
             elif isinstance(out, Interval):
-                self._add_interval((out.interval_start, out.agent_id, out.revision, interval_line(out)))
+                self._add_interval(
+                    (out.interval_start, out.agent_id, out.revision, interval_line(out))
+                )
                 self._intervals += 1
             elif isinstance(out, Detection):
                 stats.detections[out.rule] += 1

@@ -52,7 +52,9 @@ class SortedFile:
     def _spill(self) -> None:
         buffer = self._buffer
         buffer.sort()
-        handle, name = tempfile.mkstemp(prefix=f"{self.path.stem}-", suffix=".run", dir=self._spill_dir)
+        handle, name = tempfile.mkstemp(
+            prefix=f"{self.path.stem}-", suffix=".run", dir=self._spill_dir
+        )
         with open(handle, "wb") as run:
             pickler = pickle.Pickler(run, protocol=pickle.HIGHEST_PROTOCOL)
             # No memo: entries hold no shared or recursive objects worth it, and the memo
@@ -82,7 +84,7 @@ def _read_batches(path: Path) -> Iterator[list[Entry]]:
     with open(path, "rb") as run:
         while True:
             try:
-                batch = pickle.load(run)  # our own spill file
+                batch = pickle.load(run)  # noqa: S301 - our own spill file, written above
             except EOFError:
                 return
             yield batch
@@ -135,7 +137,7 @@ class PlainFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._out: IO[bytes] = open(path, "wb")
+        self._out: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed in close()
         self.count = 0
 
     def add(self, entry: Entry) -> None:

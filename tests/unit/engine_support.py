@@ -33,7 +33,9 @@ def policy(**overrides: Any) -> Policy:
         "ACW": CodePolicy("ACW", "After-call work", "non_call_work", True, True, False, 120, None),
         "BREAK": CodePolicy("BREAK", "Break", "break", True, False, False, 900, 1800),
         "LUNCH": CodePolicy("LUNCH", "Lunch", "break", False, False, False, 3600, None),
-        "TRAINING": CodePolicy("TRAINING", "Training", "development", True, True, False, None, None),
+        "TRAINING": CodePolicy(
+            "TRAINING", "Training", "development", True, True, False, None, None
+        ),
         "PERSONAL": CodePolicy("PERSONAL", "Personal", "personal", True, False, False, 600, None),
         "TIMEOUT": CodePolicy("TIMEOUT", "Time Out", "wellbeing", True, False, True, 600, None),
     }
@@ -47,7 +49,9 @@ def policy(**overrides: Any) -> Policy:
         "stuck_after_s": 43200.0,
         "codes": codes,
         "team_codes": {"collections": collections},
-        "rules": Rules(RapidSwitchingRule(4, 600), AuxAfterContactRule(3, 3600, 5), ShortAuxRule(3, 30, 1800)),
+        "rules": Rules(
+            RapidSwitchingRule(4, 600), AuxAfterContactRule(3, 3600, 5), ShortAuxRule(3, 30, 1800)
+        ),
         "version": "test",
     }
     values.update(overrides)
@@ -98,11 +102,18 @@ def replay(events: list[dict[str, Any] | bytes], pol: Policy | None = None) -> R
 _counter = 0
 
 
-def ev(kind: str, seconds: float, agent: str = "A1", code: str | None = None, **extra: Any) -> dict[str, Any]:
+def ev(
+    kind: str, seconds: float, agent: str = "A1", code: str | None = None, **extra: Any
+) -> dict[str, Any]:
     """A canonical event dict with a fresh event id."""
     global _counter
     _counter += 1
-    event: dict[str, Any] = {"event_id": f"t{_counter}", "agent_id": agent, "ts": at(seconds), "type": kind}
+    event: dict[str, Any] = {
+        "event_id": f"t{_counter}",
+        "agent_id": agent,
+        "ts": at(seconds),
+        "type": kind,
+    }
     if code is not None:
         event["reason_code"] = code
     event.update(extra)

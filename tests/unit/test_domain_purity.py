@@ -7,7 +7,16 @@ from pathlib import Path
 
 import auxstream.domain
 
-FORBIDDEN_MODULES = {"faust", "aiokafka", "prometheus_client", "asyncio", "mode", "socket", "time", "random"}
+FORBIDDEN_MODULES = {
+    "faust",
+    "aiokafka",
+    "prometheus_client",
+    "asyncio",
+    "mode",
+    "socket",
+    "time",
+    "random",
+}
 CLOCK_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"}
 
 
@@ -36,4 +45,6 @@ def test_domain_never_reads_a_clock() -> None:
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                assert node.func.attr not in CLOCK_CALLS, f"{path.name}:{node.lineno} calls .{node.func.attr}()"
+                assert node.func.attr not in CLOCK_CALLS, (
+                    f"{path.name}:{node.lineno} calls .{node.func.attr}()"
+                )

@@ -6,6 +6,7 @@ import io
 import random
 import tempfile
 from collections import defaultdict
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,10 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.engine_support import BASE_MS, policy
 from auxstream.domain.timefmt import format_ts
 from auxstream.replay.files import Source
 from auxstream.replay.run import RECORD_FILES, replay_file
+from tests.unit.engine_support import BASE_MS, policy
 
 POLICY = policy()
 GRACE_MS = 2000
@@ -24,7 +25,10 @@ TYPES = ["login", "logout", "ready", "not_ready", "contact_start", "contact_end"
 CODES = ["BREAK", "PERSONAL", "TRAINING", "TIMEOUT", "LUNCH", "MEETING"]
 
 agent_events = st.lists(
-    st.tuples(st.integers(1, 900_000), st.sampled_from(TYPES), st.sampled_from(CODES)), min_size=1, max_size=25)
+    st.tuples(st.integers(1, 900_000), st.sampled_from(TYPES), st.sampled_from(CODES)),
+    min_size=1,
+    max_size=25,
+)
 
 
 @st.composite
@@ -35,18 +39,36 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any]]:
         ts = BASE_MS + draw(st.integers(0, 600_000))
         for i, (gap, kind, code) in enumerate(draw(agent_events)):
             ts += gap
-            event: dict[str, Any] = {"event_id": f"a{n}-{i}", "agent_id": f"A{n}", "ts": format_ts(ts),
-                                     "type": kind, "team": "north" if n % 2 else "south"}
+            event: dict[str, Any] = {
+                "event_id": f"a{n}-{i}",
+                "agent_id": f"A{n}",
+                "ts": format_ts(ts),
+                "type": kind,
+                "team": "north" if n % 2 else "south",
+            }
             if kind == "not_ready" or (kind == "login" and gap % 3 == 0):
                 event["reason_code"] = code
             events.append(event)
         # Everyone logs out in the end, so all logged-in time is closed into segments.
-        events.append({"event_id": f"a{n}-out", "agent_id": f"A{n}", "ts": format_ts(ts + 1000), "type": "logout"})
+        events.append(
+            {
+                "event_id": f"a{n}-out",
+                "agent_id": f"A{n}",
+                "ts": format_ts(ts + 1000),
+                "type": "logout",
+            }
+        )
     events.sort(key=lambda e: e["ts"])
     # A last event far ahead moves the final watermark past every agent's last interval.
     end = max(e["ts"] for e in events)
-    events.append({"event_id": "closer", "agent_id": "ZZ", "ts": format_ts(_ms(end) + 86_400_000 // 2),
-                   "type": "logout"})
+    events.append(
+        {
+            "event_id": "closer",
+            "agent_id": "ZZ",
+            "ts": format_ts(_ms(end) + 86_400_000 // 2),
+            "type": "logout",
+        }
+    )
     return events
 
 
@@ -60,7 +82,9 @@ def _replay(events: list[dict[str, Any]]) -> tuple[dict[str, bytes], dict[str, A
     data = b"".join(orjson.dumps(e) + b"\n" for e in events)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        stats, _ = replay_file(Source("mem", io.BytesIO(data), len(data), None), POLICY, out, spill_at=7)
+        stats, _ = replay_file(
+            Source("mem", io.BytesIO(data), len(data), None), POLICY, out, spill_at=7
+        )
         files = {name: (out / f"{name}.jsonl").read_bytes() for name in RECORD_FILES}
     return files, {"outcomes": dict(stats.outcomes), "records": dict(stats.records)}
 
@@ -73,7 +97,7 @@ def _logged_in_ms(events: list[dict[str, Any]]) -> dict[str, int]:
         by_agent[event["agent_id"]].append(event)
     for agent, mine in by_agent.items():
         mine.sort(key=lambda e: e["ts"])
-        for this, nxt in zip(mine, mine[1:], strict=False):
+        for this, nxt in pairwise(mine):
             if this["type"] != "logout":
                 totals[agent] += _ms(nxt["ts"]) - _ms(this["ts"])
     return totals
@@ -88,7 +112,9 @@ FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 
 @FAST
 @given(streams())
-def test_segments_add_up_to_logged_in_time_and_intervals_to_segments(events: list[dict[str, Any]]) -> None:
+def test_segments_add_up_to_logged_in_time_and_intervals_to_segments(
+    events: list[dict[str, Any]],
+) -> None:
     files, _ = _replay(events)
     seg_ms: dict[str, int] = defaultdict(int)
     for seg in _lines(files["segments"]):
@@ -108,8 +134,10 @@ def test_segments_add_up_to_logged_in_time_and_intervals_to_segments(events: lis
 
 @FAST
 @given(streams(), st.randoms(use_true_random=False))
-def test_shuffling_within_grace_gives_byte_identical_files(events: list[dict[str, Any]], rnd: random.Random) -> None:
-    baseline, stats = _replay(events)
+def test_shuffling_within_grace_gives_byte_identical_files(
+    events: list[dict[str, Any]], rnd: random.Random
+) -> None:
+    baseline, _ = _replay(events)
     jittered = sorted(events, key=lambda e: _ms(e["ts"]) + rnd.randrange(GRACE_MS))
     shuffled, shuffled_stats = _replay(jittered)
     assert shuffled_stats["outcomes"].get("late", 0) == 0
@@ -118,7 +146,9 @@ def test_shuffling_within_grace_gives_byte_identical_files(events: list[dict[str
 
 @FAST
 @given(streams(), st.randoms(use_true_random=False))
-def test_duplicates_change_only_the_duplicate_counter(events: list[dict[str, Any]], rnd: random.Random) -> None:
+def test_duplicates_change_only_the_duplicate_counter(
+    events: list[dict[str, Any]], rnd: random.Random
+) -> None:
     baseline, stats = _replay(events)
     doubled = list(events)
     picks = [rnd.randrange(len(events)) for _ in range(rnd.randint(1, 5))]

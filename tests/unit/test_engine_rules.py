@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.unit.engine_support import at, ev, policy, replay
 from auxstream.domain.policy import AuxAfterContactRule, RapidSwitchingRule, Rules, ShortAuxRule
+from tests.unit.engine_support import at, ev, policy, replay
 
 
 def _rules(run: Any, rule: str) -> list[dict[str, Any]]:
@@ -16,7 +16,14 @@ def _rules(run: Any, rule: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(("length", "fires"), [(899.999, False), (900, False), (900.001, True)])
 def test_occurrence_limit_is_strict(length: float, fires: bool) -> None:
-    run = replay([ev("login", 0), ev("not_ready", 100, code="BREAK"), ev("ready", 100 + length), ev("logout", 2000)])
+    run = replay(
+        [
+            ev("login", 0),
+            ev("not_ready", 100, code="BREAK"),
+            ev("ready", 100 + length),
+            ev("logout", 2000),
+        ]
+    )
     found = _rules(run, "occurrence_limit")
     assert bool(found) is fires
     if fires:
@@ -34,13 +41,29 @@ def test_occurrence_limit_raised_while_agent_still_in_code() -> None:
 
 
 def test_occurrence_limit_once_per_stretch_and_again_for_next_stretch() -> None:
-    run = replay([ev("login", 0), ev("not_ready", 0, code="PERSONAL"), ev("not_ready", 1300, code="BREAK"),
-                  ev("ready", 1400), ev("not_ready", 1500, code="PERSONAL"), ev("ready", 2200), ev("logout", 2300)])
+    run = replay(
+        [
+            ev("login", 0),
+            ev("not_ready", 0, code="PERSONAL"),
+            ev("not_ready", 1300, code="BREAK"),
+            ev("ready", 1400),
+            ev("not_ready", 1500, code="PERSONAL"),
+            ev("ready", 2200),
+            ev("logout", 2300),
+        ]
+    )
     assert [d["ts"] for d in _rules(run, "occurrence_limit")] == [at(600), at(2100)]
 
 
 def test_code_without_limit_never_fires() -> None:
-    run = replay([ev("login", 0), ev("not_ready", 0, code="TRAINING"), ev("ready", 20000), ev("logout", 20001)])
+    run = replay(
+        [
+            ev("login", 0),
+            ev("not_ready", 0, code="TRAINING"),
+            ev("ready", 20000),
+            ev("logout", 20001),
+        ]
+    )
     assert run.detections == []
 
 
@@ -96,7 +119,9 @@ def test_rapid_switching_window(span: float, fires: bool) -> None:
 def test_rapid_switching_three_is_not_enough_and_evidence_is_spent() -> None:
     three = replay(_switches([10, 20, 30], ["PERSONAL", "TRAINING", "BREAK"]))
     assert _rules(three, "rapid_switching") == []
-    seven = replay(_switches([10, 20, 30, 40, 50, 60, 70], ["PERSONAL", "TRAINING"] * 3 + ["BREAK"]))
+    seven = replay(
+        _switches([10, 20, 30, 40, 50, 60, 70], ["PERSONAL", "TRAINING"] * 3 + ["BREAK"])
+    )
     assert len(_rules(seven, "rapid_switching")) == 1
     eight = replay(_switches([10, 20, 30, 40, 50, 60, 70, 80], ["PERSONAL", "TRAINING"] * 4))
     assert len(_rules(eight, "rapid_switching")) == 2
@@ -105,8 +130,12 @@ def test_rapid_switching_three_is_not_enough_and_evidence_is_spent() -> None:
 def test_after_contact_code_and_check_in_codes_are_not_switching_evidence() -> None:
     events = [ev("login", 0)]
     for i in range(4):
-        events += [ev("contact_start", i * 100), ev("contact_end", i * 100 + 30),
-                   ev("not_ready", i * 100 + 40, code="TIMEOUT"), ev("ready", i * 100 + 80)]
+        events += [
+            ev("contact_start", i * 100),
+            ev("contact_end", i * 100 + 30),
+            ev("not_ready", i * 100 + 40, code="TIMEOUT"),
+            ev("ready", i * 100 + 80),
+        ]
     events.append(ev("logout", 1000))
     run = replay(events)
     assert run.detections == []
@@ -170,24 +199,38 @@ def test_short_aux_window_and_after_contact_code_excluded() -> None:
     assert _rules(replay(_short([10, 10, 10], spacing=901)), "short_aux") == []
     acw = [ev("login", 0)]
     for i in range(3):
-        acw += [ev("contact_start", i * 100), ev("contact_end", i * 100 + 50), ev("ready", i * 100 + 55)]
+        acw += [
+            ev("contact_start", i * 100),
+            ev("contact_end", i * 100 + 50),
+            ev("ready", i * 100 + 55),
+        ]
     assert _rules(replay([*acw, ev("logout", 500)]), "short_aux") == []
 
 
 def test_check_in_emitted_at_once_with_plain_message() -> None:
-    run = replay([ev("login", 0, team="north"), ev("not_ready", 100, code="TIMEOUT"), ev("ready", 300),
-                  ev("logout", 400)])
+    run = replay(
+        [
+            ev("login", 0, team="north"),
+            ev("not_ready", 100, code="TIMEOUT"),
+            ev("ready", 300),
+            ev("logout", 400),
+        ]
+    )
     (checkin,) = run.checkins
     assert checkin["ts"] == at(100) and checkin["team"] == "north"
     assert "Time Out" in checkin["message"]
     # Check-in codes keep their own limits: 600 s occurrence limit for TIMEOUT.
-    longer = replay([ev("login", 0), ev("not_ready", 100, code="TIMEOUT"), ev("ready", 800), ev("logout", 900)])
+    longer = replay(
+        [ev("login", 0), ev("not_ready", 100, code="TIMEOUT"), ev("ready", 800), ev("logout", 900)]
+    )
     assert [d["rule"] for d in longer.detections] == ["occurrence_limit"]
 
 
 @pytest.mark.parametrize(("silence", "fires"), [(43200, False), (43200.001, True)])
 def test_stuck_state_once(silence: float, fires: bool) -> None:
-    run = replay([ev("login", 0), ev("login", silence, agent="B"), ev("logout", silence, agent="B")])
+    run = replay(
+        [ev("login", 0), ev("login", silence, agent="B"), ev("logout", silence, agent="B")]
+    )
     found = _rules(run, "stuck_state")
     assert bool(found) is fires
     if fires:
@@ -202,7 +245,9 @@ def test_logged_out_agent_is_never_stuck() -> None:
 def test_detection_ids_are_deterministic() -> None:
     events = _switches([10, 20, 30, 40], ["PERSONAL", "TRAINING", "BREAK", "PERSONAL"])
     first, second = replay(events), replay([dict(e) for e in events])
-    assert [d["detection_id"] for d in first.detections] == [d["detection_id"] for d in second.detections]
+    assert [d["detection_id"] for d in first.detections] == [
+        d["detection_id"] for d in second.detections
+    ]
 
 
 def test_messages_state_what_happened_without_judging() -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from tests.unit.engine_support import ev, policy, replay
 
 from auxstream.domain import engine
 from auxstream.domain.events import AgentEvent
 from auxstream.domain.outputs import Outcome, Segment
 from auxstream.domain.timefmt import parse_ts
+from tests.unit.engine_support import ev, policy, replay
 
 
 @pytest.mark.parametrize(
@@ -31,10 +31,15 @@ def test_transition_table(kind: str, code: str | None, state: str, reason: str |
 
 
 def test_contact_end_without_after_contact_code_goes_ready() -> None:
-    run = replay([ev("login", 0), ev("contact_start", 10), ev("contact_end", 70), ev("logout", 100)],
-                 policy(after_contact_code=None))
+    run = replay(
+        [ev("login", 0), ev("contact_start", 10), ev("contact_end", 70), ev("logout", 100)],
+        policy(after_contact_code=None),
+    )
     assert [(s["state"], s["duration_s"]) for s in run.segments] == [
-        ("ready", 10), ("on_contact", 60), ("ready", 30)]
+        ("ready", 10),
+        ("on_contact", 60),
+        ("ready", 30),
+    ]
 
 
 def test_logout_makes_no_segment_for_logged_out_time() -> None:
@@ -46,18 +51,31 @@ def test_logout_makes_no_segment_for_logged_out_time() -> None:
 def test_implicit_login_is_counted_and_applied() -> None:
     run = replay([ev("not_ready", 0, code="BREAK"), ev("ready", 300), ev("logout", 400)])
     assert run.stats.implicit_logins == 1
-    assert [(s["reason_code"], s["duration_s"]) for s in run.segments] == [("BREAK", 300), (None, 100)]
+    assert [(s["reason_code"], s["duration_s"]) for s in run.segments] == [
+        ("BREAK", 300),
+        (None, 100),
+    ]
 
 
 def test_event_that_changes_nothing_is_a_noop_and_closes_nothing() -> None:
-    run = replay([ev("login", 0), ev("ready", 50), ev("not_ready", 60, code="BREAK"),
-                  ev("not_ready", 70, code="BREAK"), ev("ready", 100), ev("logout", 200)])
+    run = replay(
+        [
+            ev("login", 0),
+            ev("ready", 50),
+            ev("not_ready", 60, code="BREAK"),
+            ev("not_ready", 70, code="BREAK"),
+            ev("ready", 100),
+            ev("logout", 200),
+        ]
+    )
     assert run.stats.outcomes["noop"] == 2
     assert [s["duration_s"] for s in run.segments] == [60, 40, 100]
 
 
 def test_unknown_code_is_tracked_under_its_own_name_and_counted() -> None:
-    run = replay([ev("login", 0), ev("not_ready", 10, code="MEETING"), ev("ready", 70), ev("logout", 80)])
+    run = replay(
+        [ev("login", 0), ev("not_ready", 10, code="MEETING"), ev("ready", 70), ev("logout", 80)]
+    )
     assert run.stats.unknown_codes["MEETING"] == 1
     assert run.segments[1]["reason_code"] == "MEETING"
     assert run.durations[0]["reason_code"] == "MEETING"
@@ -73,7 +91,15 @@ def test_duplicate_is_counted_not_applied_not_dead_lettered() -> None:
 
 def test_duplicate_hours_later_is_still_a_duplicate() -> None:
     first = ev("not_ready", 10, code="BREAK")
-    run = replay([ev("login", 0), first, ev("ready", 70), ev("not_ready", 4 * 3600, code="LUNCH"), dict(first)])
+    run = replay(
+        [
+            ev("login", 0),
+            first,
+            ev("ready", 70),
+            ev("not_ready", 4 * 3600, code="LUNCH"),
+            dict(first),
+        ]
+    )
     assert run.stats.outcomes["duplicate"] == 1
     assert run.stats.outcomes["late"] == 0
 
@@ -82,12 +108,23 @@ def test_swapped_within_grace_is_put_in_place() -> None:
     a, b = ev("not_ready", 60, code="BREAK"), ev("not_ready", 61, code="PERSONAL")
     run = replay([ev("login", 0), b, a, ev("ready", 120), ev("logout", 130)])
     assert run.stats.outcomes["late"] == 0
-    assert [(s["reason_code"], s["duration_s"]) for s in run.segments[1:3]] == [("BREAK", 1), ("PERSONAL", 59)]
+    assert [(s["reason_code"], s["duration_s"]) for s in run.segments[1:3]] == [
+        ("BREAK", 1),
+        ("PERSONAL", 59),
+    ]
 
 
 def test_event_older_than_applied_is_late_and_dead_lettered() -> None:
     old = ev("not_ready", 30, code="LUNCH")
-    run = replay([ev("login", 0), ev("not_ready", 60, code="BREAK"), ev("ready", 120), old, ev("logout", 200)])
+    run = replay(
+        [
+            ev("login", 0),
+            ev("not_ready", 60, code="BREAK"),
+            ev("ready", 120),
+            old,
+            ev("logout", 200),
+        ]
+    )
     assert run.stats.outcomes["late"] == 1
     assert [d["reason"] for d in run.deadletters] == ["late"]
     assert old["event_id"] in run.deadletters[0]["raw"]
@@ -114,8 +151,14 @@ def test_held_event_waits_for_own_event_at_least_grace_newer() -> None:
 
 
 def test_equal_timestamps_order_by_seq() -> None:
-    run = replay([ev("login", 0, seq=0), ev("ready", 60, seq=2), ev("not_ready", 60, code="BREAK", seq=1),
-                  ev("logout", 120, seq=3)])
+    run = replay(
+        [
+            ev("login", 0, seq=0),
+            ev("ready", 60, seq=2),
+            ev("not_ready", 60, code="BREAK", seq=1),
+            ev("logout", 120, seq=3),
+        ]
+    )
     # seq 1 (BREAK) comes before seq 2 (ready) at the same instant: a zero-length BREAK.
     assert [(s["state"], s["duration_s"]) for s in run.segments] == [("ready", 60), ("ready", 60)]
     assert run.stats.outcomes["late"] == 0
@@ -126,15 +169,44 @@ def test_equal_timestamps_order_by_seq() -> None:
     [
         (b"not json", "not JSON"),
         (b"[1, 2]", "must be a JSON object"),
-        (b'{"agent_id": "A", "ts": "2026-05-12T08:00:00Z", "type": "ready"}', "missing field 'event_id'"),
-        (b'{"event_id": "x", "ts": "2026-05-12T08:00:00Z", "type": "ready"}', "missing field 'agent_id'"),
-        (b'{"event_id": "x", "agent_id": "A", "ts": "2026-05-12 08:00:00", "type": "ready"}', "no UTC offset"),
-        (b'{"event_id": "x", "agent_id": "A", "ts": "yesterday", "type": "ready"}', "not an RFC 3339"),
-        (b'{"event_id": "x", "agent_id": "A", "ts": "2026-05-12T08:00:00Z", "type": "nap"}', "unknown type"),
-        (b'{"event_id": "x", "agent_id": "A", "ts": "2026-05-12T08:00:00Z", "type": "not_ready"}', "no reason_code"),
-        (b'{"event_id": 7, "agent_id": "A", "ts": "2026-05-12T08:00:00Z", "type": "ready"}', "must be a string"),
-        (b'{"event_id": "x", "agent_id": "A", "ts": "2026-05-12T08:00:00Z", "type": "ready", "seq": -1}', "seq"),
-        (b'{"event_id": "", "agent_id": "A", "ts": "2026-05-12T08:00:00Z", "type": "ready"}', "1-128"),
+        (
+            b'{"agent_id": "A", "ts": "2026-05-12T08:00:00Z", "type": "ready"}',
+            "missing field 'event_id'",
+        ),
+        (
+            b'{"event_id": "x", "ts": "2026-05-12T08:00:00Z", "type": "ready"}',
+            "missing field 'agent_id'",
+        ),
+        (
+            b'{"event_id": "x", "agent_id": "A", "ts": "2026-05-12 08:00:00", "type": "ready"}',
+            "no UTC offset",
+        ),
+        (
+            b'{"event_id": "x", "agent_id": "A", "ts": "yesterday", "type": "ready"}',
+            "not an RFC 3339",
+        ),
+        (
+            b'{"event_id": "x", "agent_id": "A", "ts": "2026-05-12T08:00:00Z", "type": "nap"}',
+            "unknown type",
+        ),
+        (
+            b'{"event_id": "x", "agent_id": "A", "ts": "2026-05-12T08:00:00Z", '
+            b'"type": "not_ready"}',
+            "no reason_code",
+        ),
+        (
+            b'{"event_id": 7, "agent_id": "A", "ts": "2026-05-12T08:00:00Z", "type": "ready"}',
+            "must be a string",
+        ),
+        (
+            b'{"event_id": "x", "agent_id": "A", "ts": "2026-05-12T08:00:00Z", '
+            b'"type": "ready", "seq": -1}',
+            "seq",
+        ),
+        (
+            b'{"event_id": "", "agent_id": "A", "ts": "2026-05-12T08:00:00Z", "type": "ready"}',
+            "1-128",
+        ),
     ],
 )
 def test_invalid_lines_become_dead_letters_and_replay_carries_on(line: bytes, error: str) -> None:

@@ -14,11 +14,42 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.mark.parametrize(("agents", "hours", "seed"), [(60, 8, 3), (40, 24, 11)])
-def test_detections_match_the_injected_behaviours(tmp_path: Path, agents: int, hours: int, seed: int) -> None:
+def test_detections_match_the_injected_behaviours(
+    tmp_path: Path, agents: int, hours: int, seed: int
+) -> None:
     day, manifest_path, out = tmp_path / "day.jsonl", tmp_path / "manifest.json", tmp_path / "out"
-    assert main(["simulate", "--agents", str(agents), "--hours", str(hours), "--seed", str(seed),
-                 "--out", str(day), "--manifest", str(manifest_path)]) == 0
-    assert main(["replay", str(day), "--policy", str(EXAMPLES / "policy.yaml"), "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "--agents",
+                str(agents),
+                "--hours",
+                str(hours),
+                "--seed",
+                str(seed),
+                "--out",
+                str(day),
+                "--manifest",
+                str(manifest_path),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "replay",
+                str(day),
+                "--policy",
+                str(EXAMPLES / "policy.yaml"),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     manifest: dict[str, Any] = orjson.loads(manifest_path.read_bytes())
     found = [orjson.loads(line) for line in (out / "detections.jsonl").read_bytes().splitlines()]
 
@@ -31,7 +62,8 @@ def test_detections_match_the_injected_behaviours(tmp_path: Path, agents: int, h
 
     checkins = [orjson.loads(line) for line in (out / "checkins.jsonl").read_bytes().splitlines()]
     assert sorted((c["agent_id"], c["ts"]) for c in checkins) == sorted(
-        (c["agent_id"], c["ts"]) for c in manifest["checkins"])
+        (c["agent_id"], c["ts"]) for c in manifest["checkins"]
+    )
 
     summary = orjson.loads((out / "summary.json").read_bytes())
     outcomes = {k: v for k, v in summary["events"].items() if k != "total"}
