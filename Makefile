@@ -10,7 +10,7 @@ KAFKA := scripts/kafka.sh
 PYTEST_ARGS ?=
 
 .PHONY: help venv test test-unit test-integration lint fmt kafka-jars kafka-up kafka-down \
-        kafka-status prometheus demo bench-core clean distclean
+        kafka-status prometheus demo bench-core reliability clean distclean
 
 help: ## List the targets, one line each
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,8 +28,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create .venv and install auxstream with its dev tools (only when pyproject.toml changed)
 
-test: venv kafka-jars prometheus ## Run all tests (integration tests start their own Kafka on 127.0.0.1:19092)
-	$(PY) -m pytest -q tests $(PYTEST_ARGS)
+test: venv kafka-jars prometheus ## Run all tests but the slow ones (integration tests start their own Kafka on 127.0.0.1)
+	$(PY) -m pytest -q -m "not slow" tests $(PYTEST_ARGS)
 
 # pytest exits 5 when it collects nothing; an empty unit folder is not a failure.
 test-unit: venv ## Run the unit tests only (no broker)
@@ -66,6 +66,13 @@ prometheus: ## Install Prometheus and promtool from the Debian package if missin
 DEMO_ARGS ?=
 demo: venv kafka-up ## Run the whole pipeline on the local broker with a live view (Ctrl-C stops it)
 	$(PY) -m auxstream demo --broker kafka://127.0.0.1:$(or $(KAFKA_PORT),9092) $(DEMO_ARGS)
+
+# The table is written even when a test fails (a failed row says so); the exit status is pytest's.
+RELIABILITY_RESULTS := .cache/reliability/results.jsonl
+reliability: venv kafka-jars ## Run the whole fault suite (tests/reliability, slow ones too) and write docs/reliability.md
+	rm -f $(RELIABILITY_RESULTS)
+	AUXSTREAM_RELIABILITY_RESULTS=$(RELIABILITY_RESULTS) $(PY) -m pytest -q -m "" tests/reliability $(PYTEST_ARGS); \
+	  rc=$$?; $(PY) scripts/reliability_report.py $(RELIABILITY_RESULTS); exit $$rc
 
 bench-core: venv ## Benchmark the pure engine (no broker)
 	$(PY) -m bench.core
