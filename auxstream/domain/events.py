@@ -85,7 +85,7 @@ def event_from_dict(obj: Any, newest_ts: int | None = None) -> AgentEvent:
     if type(agent_id) is not str or not 0 < len(agent_id) <= MAX_ID_LEN:
         _text(obj, "agent_id", required=True)
     kind = obj.get("type")
-    if kind not in EVENT_TYPES:
+    if type(kind) is not str or kind not in EVENT_TYPES:  # a list or object is unhashable
         if kind is None:
             raise InvalidEvent("missing field 'type'")
         raise InvalidEvent(

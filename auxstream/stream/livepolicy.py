@@ -66,6 +66,8 @@ def decode(raw: bytes, where: str) -> Published:
         )
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise PolicyError(f"{where}: not a published policy: {exc}") from None
+    if not isinstance(text, str):
+        raise PolicyError(f"{where}: not a published policy: its 'yaml' is not text")
     return Published(policy_from_text(text, f"{where} ({source})"), raw, published_at, source)
 
 

@@ -129,7 +129,11 @@ class Processor:
         except InvalidEvent as exc:
             kind = obj.get("type") if isinstance(obj, dict) else None
             return self._invalid(
-                msg, source, now, str(exc), kind if kind in EVENT_TYPES else "unknown"
+                msg,
+                source,
+                now,
+                str(exc),
+                kind if type(kind) is str and kind in EVENT_TYPES else "unknown",
             )
         if self.newest_ts is None or event.ts > self.newest_ts:
             self.newest_ts = event.ts
