@@ -1,0 +1,196 @@
+"""Slow fault tests (issue 6 items 2, 4, 10, 12): workers killed, state lost, workers coming
+and going, exactly_once under SIGKILL. Only in ``make reliability``.
+
+Events keep arriving throughout (the restart test's feeder). After a SIGKILL the outputs may
+repeat records of the uncommitted window; they must never miss one or hold one the oracle
+does not (a false ``late`` dead letter would be one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import random
+import shutil
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+import tests.integration.test_stream_support as stream_support
+from auxstream.stream.compare import differences
+from tests.integration.test_stream_restart import CHUNKS, Feeder
+from tests.integration.test_stream_support import (
+    StreamSetup,
+    Worker,
+    newest_event_time,
+    read_outputs,
+)
+from tests.reliability.support import GRACE_MS, Row, clean_day, oracle
+
+pytestmark = pytest.mark.slow
+ARGS = ("--session-timeout", "6", "--stall-timeout", "20")
+
+
+def finish(
+    setup: StreamSetup, lines: list[bytes], expected: dict[str, Any], actual: Any, row: Row
+) -> None:
+    """Tally the row and check nothing is lost or unknown (repeats allowed)."""
+    horizon = newest_event_time(lines) - GRACE_MS
+    row.events_in = len(lines)
+    row.tally(expected, actual, horizon)
+    problems = differences(expected, actual, horizon=horizon, allow_duplicates=True)
+    assert not problems, "\n".join(problems)
+
+
+def test_sigkill_three_times_at_random_points(
+    kafka_broker: str, tmp_path: Path, shared_examples: Path, row: Row
+) -> None:
+    row.scenario = "2 SIGKILL x3 at random points"
+    setup = StreamSetup(kafka_broker, tmp_path)
+    policy = shared_examples / "policy.yaml"
+    lines = clean_day(setup, 40, 6, seed=21)
+    expected = oracle(setup, lines, policy)
+    assert setup.cli("topics", "create").returncode == 0
+    rng = random.Random(21)  # noqa: S311 - reproducible kill points, not secrets
+    kill_at = sorted(rng.sample(range(3, CHUNKS - 3), 3))
+    feeder = Feeder(kafka_broker, setup.topics["input"], lines)
+    running = Worker(setup, "--policy", str(policy), *ARGS, log_name="w0")
+    recoveries = []
+    try:
+        running.wait_log("Worker ready")
+        feeder.start()
+        for n, chunk in enumerate(kill_at, start=1):
+            feeder.wait_for(chunk)
+            running.stop(signal.SIGKILL)
+            running = Worker(setup, "--policy", str(policy), *ARGS, log_name=f"w{n}")
+            recoveries.append(running.wait_log("agents loaded", timeout_s=90))
+        feeder.wait_for(len(feeder.chunks))
+        actual = asyncio.run(read_outputs(kafka_broker, setup.topics, quiet_s=6.0))
+    finally:
+        running.stop()
+    row.recover_s = round(max(recoveries), 1)
+    row.note = f"killed at chunks {kill_at} of {CHUNKS}; recover_s: restart to agents loaded"
+    finish(setup, lines, expected, actual, row)
+
+
+def test_local_state_deleted_between_runs_is_rebuilt_from_the_changelog(
+    kafka_broker: str, tmp_path: Path, shared_examples: Path, row: Row
+) -> None:
+    row.scenario = "4 local state deleted"
+    setup = StreamSetup(kafka_broker, tmp_path)
+    policy = shared_examples / "policy.yaml"
+    lines = clean_day(setup, 40, 6, seed=41)
+    expected = oracle(setup, lines, policy)
+    assert setup.cli("topics", "create").returncode == 0
+    data = tmp_path / "rocks"
+    env = {"AUXSTREAM_STORE": "rocksdb://", "AUXSTREAM_DATA_DIR": str(data)}
+    feeder = Feeder(kafka_broker, setup.topics["input"], lines)
+    first = Worker(setup, "--policy", str(policy), *ARGS, log_name="w0", **env)
+    first.wait_log("Worker ready")
+    feeder.start()
+    feeder.wait_for(CHUNKS // 2)
+    first.stop(signal.SIGTERM)
+    assert any(data.iterdir()), "the worker kept no local state"
+    shutil.rmtree(data)
+    second = Worker(setup, "--policy", str(policy), *ARGS, log_name="w1", **env)
+    try:
+        row.recover_s = round(second.wait_log("agents loaded", timeout_s=90), 1)
+        feeder.wait_for(len(feeder.chunks))
+        actual = asyncio.run(read_outputs(kafka_broker, setup.topics, quiet_s=6.0))
+    finally:
+        second.stop()
+    loaded = [line for line in second.text().splitlines() if "agents loaded" in line]
+    row.note = f"rocksdb store deleted after SIGTERM at half time; {loaded[0].split(': ')[-1]}"
+    assert " 0 agents loaded" not in loaded[0], loaded
+    finish(setup, lines, expected, actual, row)
+
+
+def test_two_workers_join_and_leave_with_sigterm_and_sigkill(
+    kafka_broker: str, tmp_path: Path, shared_examples: Path, row: Row
+) -> None:
+    row.scenario = "10 two workers join/leave"
+    setup = StreamSetup(kafka_broker, tmp_path)
+    policy = shared_examples / "policy.yaml"
+    lines = clean_day(setup, 40, 6, seed=101)
+    expected = oracle(setup, lines, policy)
+    assert setup.cli("topics", "create").returncode == 0
+
+    def start(name: str) -> Worker:
+        return Worker(
+            setup, "--policy", str(policy), *ARGS, log_name=name,
+            AUXSTREAM_DATA_DIR=str(tmp_path / name),
+        )  # fmt: skip
+
+    feeder = Feeder(kafka_broker, setup.topics["input"], lines)
+    started: list[Worker] = []
+    try:
+        first = start("first")
+        started.append(first)
+        first.wait_log("Worker ready")
+        feeder.start()
+        feeder.wait_for(CHUNKS // 5)
+        second = start("second")
+        started.append(second)
+        second.wait_log("Worker ready", timeout_s=90)
+        feeder.wait_for(CHUNKS * 2 // 5)
+        first.stop(signal.SIGTERM)
+        feeder.wait_for(CHUNKS * 3 // 5)
+        second.stop(signal.SIGKILL)
+        third = start("third")
+        started.append(third)
+        row.recover_s = round(third.wait_log("agents loaded", timeout_s=90), 1)
+        feeder.wait_for(len(feeder.chunks))
+        actual = asyncio.run(read_outputs(kafka_broker, setup.topics, quiet_s=8.0))
+    finally:
+        for worker in started:
+            worker.stop()
+    row.note = "first alone, second joins, SIGTERM first, SIGKILL second, third restarts"
+    finish(setup, lines, expected, actual, row)
+
+
+def test_exactly_once_under_sigkill_with_a_read_committed_verifier(
+    kafka_broker: str,
+    tmp_path: Path,
+    shared_examples: Path,
+    row: Row,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing lost, nothing aborted; repeats recorded as the evidence docs/streaming.md gives.
+
+    The outputs are not transactional in faust-streaming 0.15.3 (see *Delivery* in
+    docs/streaming.md), so a read_committed reader sees the records of the uncommitted window
+    twice: at-least-once with idempotent ids stays the documented guarantee.
+    """
+    row.scenario = "12 exactly_once + SIGKILL"
+    setup = StreamSetup(kafka_broker, tmp_path)
+    policy = shared_examples / "policy.yaml"
+    lines = clean_day(setup, 40, 6, seed=121)
+    expected = oracle(setup, lines, policy)
+    assert setup.cli("topics", "create").returncode == 0
+    args = ("--policy", str(policy), "--processing-guarantee", "exactly_once", *ARGS)
+    feeder = Feeder(kafka_broker, setup.topics["input"], lines)
+    running = Worker(setup, *args, log_name="w0")
+    recoveries = []
+    try:
+        running.wait_log("Worker ready")
+        feeder.start()
+        for n, chunk in enumerate((CHUNKS // 3, CHUNKS * 2 // 3), start=1):
+            feeder.wait_for(chunk)
+            running.stop(signal.SIGKILL)
+            running = Worker(setup, *args, log_name=f"w{n}")
+            recoveries.append(running.wait_log("agents loaded", timeout_s=90))
+        feeder.wait_for(len(feeder.chunks))
+        committed = functools.partial(AIOKafkaConsumer, isolation_level="read_committed")
+        monkeypatch.setattr(stream_support, "AIOKafkaConsumer", committed)
+        actual = asyncio.run(read_outputs(kafka_broker, setup.topics, quiet_s=6.0))
+    finally:
+        running.stop()
+    row.recover_s = round(max(recoveries), 1)
+    finish(setup, lines, expected, actual, row)
+    row.note = (
+        f"read_committed verifier: {row.duplicated} records seen twice after 2 kills "
+        "(outputs are not transactional in faust-streaming 0.15.3; at-least-once with ids holds)"
+    )
