@@ -74,6 +74,11 @@ reliability: venv kafka-jars ## Run the whole fault suite (tests/reliability, sl
 	AUXSTREAM_RELIABILITY_RESULTS=$(RELIABILITY_RESULTS) $(PY) -m pytest -q -m "" tests/reliability $(PYTEST_ARGS); \
 	  rc=$$?; $(PY) scripts/reliability_report.py $(RELIABILITY_RESULTS); exit $$rc
 
+# BENCH_ARGS passes options on, e.g. make bench BENCH_ARGS="--quick" or "--at HEAD".
+BENCH_ARGS ?=
+bench: venv kafka-jars ## Benchmark a worker on a private Kafka broker vs a bare consumer and plain Faust (~15 min)
+	$(PY) -m bench.stream $(BENCH_ARGS)
+
 bench-core: venv ## Benchmark the pure engine (no broker)
 	$(PY) -m bench.core
 

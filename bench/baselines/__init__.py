@@ -1,0 +1,1 @@
+"""What a user would write instead of auxstream: the benchmark's peers."""

@@ -1,0 +1,268 @@
+"""The benchmark's measurements against a real broker, each a bounded async function.
+
+Every loop here stops at a deadline (and the readers at a record count); only 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from auxstream.simulate.kafka import Pacer, ProduceStats, Rate, open_producer, produce
+from auxstream.simulate.wire import Message
+
+
+def _group() -> str:
+    return f"bench-{uuid.uuid4().hex[:10]}"
+
+
+async def preload(
+    bootstrap: str, topic: str, messages: Iterable[Message], limit: int, out: BinaryIO
+) -> dict[str, float]:
+    """Produce the first ``limit`` messages as fast as possible; write their values to ``out``."""
+
+    def keep(message: Message) -> None:
+        out.write(message.value + b"\n")
+
+    stats = ProduceStats()
+    rate = Rate(None)
+    began = time.perf_counter()
+    async with open_producer(bootstrap, rate) as producer:
+        await produce(
+            producer,
+            topic,
+            itertools.islice(messages, limit),
+            Pacer(rate, 0, time.monotonic()),
+            stats,
+            keep,
+        )
+    seconds = time.perf_counter() - began
+    return {
+        "events": stats.sent,
+        "seconds": round(seconds, 2),
+        "events_per_s": round(stats.sent / seconds),
+    }
+
+
+async def floor(bootstrap: str, topic: str, expected: int, timeout_s: float) -> dict[str, Any]:
+    """A bare ``getmany`` + ``orjson.loads`` consumer: events/s from first record to last."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=_group(),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    count, first = 0, None
+    deadline = time.monotonic() + timeout_s
+    loads = orjson.loads
+    try:
+        while count < expected and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            if batches and first is None:
+                first = time.perf_counter()
+            for records in batches.values():
+                for record in records:
+                    with contextlib.suppress(orjson.JSONDecodeError):
+                        loads(record.value)
+                count += len(records)
+        seconds = time.perf_counter() - (first or time.perf_counter())
+    finally:
+        await consumer.stop()
+    return {
+        "events": count,
+        "seconds": round(seconds, 3),
+        "events_per_s": round(count / seconds) if seconds > 0 else None,
+        "complete": count >= expected,
+    }
+
+
+async def count_outputs(
+    bootstrap: str,
+    topics: dict[str, str],
+    want: dict[str, int],
+    *,
+    timeout_s: float,
+    stall_s: float = 90.0,
+) -> dict[str, Any]:
+    """Count records on ``topics`` (name -> topic) until every ``want`` count is reached.
+
+    Returns the counts, the earliest record timestamp (when the producer made it, epoch s)
+    and the wall time the last wanted record arrived; ``complete`` False on a timeout or
+    when nothing new came for ``stall_s``.
+    """
+    by_topic = {topic: name for name, topic in topics.items()}
+    consumer = AIOKafkaConsumer(
+        *by_topic,
+        bootstrap_servers=bootstrap,
+        group_id=_group(),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        metadata_max_age_ms=1000,
+    )
+    await consumer.start()
+    counts = dict.fromkeys(topics, 0)
+    first_ms: int | None = None
+    last_new = time.monotonic()
+    deadline = last_new + timeout_s
+    done_at = None
+    try:
+        while time.monotonic() < deadline and time.monotonic() - last_new < stall_s:
+            batches = await consumer.getmany(timeout_ms=500, max_records=20_000)
+            for tp, records in batches.items():
+                if not records:
+                    continue
+                counts[by_topic[tp.topic]] += len(records)
+                oldest = min(r.timestamp for r in records)
+                first_ms = oldest if first_ms is None else min(first_ms, oldest)
+                last_new = time.monotonic()
+            if all(counts[name] >= n for name, n in want.items()):
+                done_at = time.time()
+                break
+    finally:
+        await consumer.stop()
+    return {
+        "counts": counts,
+        "first_output_at": None if first_ms is None else first_ms / 1000,
+        "done_at": done_at,
+        "complete": done_at is not None,
+    }
+
+
+async def bare_hop(bootstrap: str, topic: str, hops: int, timeout_s: float) -> list[float]:
+    """Produce one record, wait until a consumer has it; ``hops`` times. Milliseconds each."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await producer.start()
+    await consumer.start()
+    tp = TopicPartition(topic, 0)
+    consumer.assign([tp])
+    await consumer.seek_to_end(tp)
+    latencies: list[float] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        for i in range(hops + 20):  # the first 20 warm the connections up
+            if time.monotonic() > deadline:
+                break
+            began = time.perf_counter()
+            await producer.send_and_wait(topic, b"%d" % i, partition=0)
+            got = False
+            while not got and time.monotonic() < deadline:
+                batches = await consumer.getmany(tp, timeout_ms=1000)
+                got = any(batches.values())
+            if got and i >= 20:
+                latencies.append((time.perf_counter() - began) * 1000)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return latencies
+
+
+def iso_ms(epoch_s: float) -> str:
+    """An event time with milliseconds, as the contract writes it."""
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+async def offered_load(
+    bootstrap: str,
+    input_topic: str,
+    segments_topic: str,
+    messages: Iterable[Message],
+    *,
+    per_s: int,
+    duration_s: float,
+    drain_s: float,
+) -> dict[str, Any]:
+    """Offer ``per_s`` events a second for ``duration_s``, each re-timed to the moment it is
+    produced; latency of a segment = its arrival at our consumer - production of its end event.
+    """
+    produced: dict[str, float] = {}
+    latencies: list[float] = []
+    consumer = AIOKafkaConsumer(
+        segments_topic,
+        bootstrap_servers=bootstrap,
+        group_id=_group(),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    stop_reading = asyncio.Event()
+
+    async def read() -> None:
+        while not stop_reading.is_set():
+            batches = await consumer.getmany(timeout_ms=200)
+            now = time.time()
+            for records in batches.values():
+                for record in records:
+                    sent = produced.get(orjson.loads(record.value).get("end_event_id"))
+                    if sent is not None:
+                        latencies.append((now - sent) * 1000)
+
+    reader = asyncio.create_task(read())
+    sent = 0
+    try:
+        async with open_producer(bootstrap, Rate(1.0)) as producer:
+            began = time.monotonic()
+            source = iter(messages)
+            tick = 0.005
+            while time.monotonic() - began < duration_s:
+                due = int((time.monotonic() - began) * per_s)
+                for message in itertools.islice(source, max(0, due - sent)):
+                    now = time.time()
+                    event = orjson.loads(message.value)
+                    event["ts"] = iso_ms(now)
+                    produced[event["event_id"]] = now
+                    await producer.send(input_topic, orjson.dumps(event), key=message.key)
+                    sent += 1
+                await asyncio.sleep(tick)
+        await asyncio.sleep(drain_s)
+    finally:
+        stop_reading.set()
+        await asyncio.wait_for(reader, timeout=10)
+        await consumer.stop()
+    return {
+        "offered_per_s": per_s,
+        "duration_s": duration_s,
+        "sent": sent,
+        "latencies_ms": latencies,
+    }
+
+
+async def wait_caught_up(bootstrap: str, group: str, topic: str, timeout_s: float) -> float | None:
+    """Seconds until ``group`` has committed the end of every partition of ``topic``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await admin.start()
+    await probe.start()
+    began = time.monotonic()
+    try:
+        partitions = [TopicPartition(topic, p) for p in probe.partitions_for_topic(topic) or ()]
+        if not partitions:
+            await probe._client.force_metadata_update()
+            partitions = [TopicPartition(topic, p) for p in probe.partitions_for_topic(topic) or ()]
+        ends = await probe.end_offsets(partitions)
+        while time.monotonic() - began < timeout_s:
+            committed = await admin.list_consumer_group_offsets(group)
+            if all(tp in committed and committed[tp].offset >= end for tp, end in ends.items()):
+                return time.monotonic() - began
+            await asyncio.sleep(0.5)
+        return None
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
+def write_lines(path: Path) -> BinaryIO:
+    return path.open("wb")

@@ -1,0 +1,83 @@
+"""Pure helpers of the Kafka benchmark: percentiles, rates, ratios and the Markdown table.
+
+Nothing here touches Kafka or the clock, so ``tests/unit/test_bench_latency.py`` checks it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) by linear interpolation between closest ranks."""
+    if not values:
+        raise ValueError("percentile of no values")
+    if not 0 <= q <= 100:
+        raise ValueError(f"q must be between 0 and 100, got {q}")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def summarize_ms(values: Sequence[float]) -> dict[str, float]:
+    """p50, p95, p99 and max of latencies in milliseconds, with the sample count."""
+    if not values:
+        return {"count": 0}
+    return {
+        "count": len(values),
+        "p50_ms": round(percentile(values, 50), 2),
+        "p95_ms": round(percentile(values, 95), 2),
+        "p99_ms": round(percentile(values, 99), 2),
+        "max_ms": round(max(values), 2),
+    }
+
+
+def rate(count: int, seconds: float) -> float:
+    """Events per second; 0 when no time passed."""
+    return count / seconds if seconds > 0 else 0.0
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    """numerator / denominator, or None when either is missing or the denominator is 0."""
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def hours_for(events: int, agents: int, per_agent_hour: float = 14.8) -> float:
+    """Simulated hours that give at least ``events`` for ``agents`` (with a 25% margin).
+
+    14.8 events per agent-hour is what the simulator delivers over a 12-hour day.
+    """
+    hours = events / (agents * per_agent_hour) * 1.25
+    return min(48.0, max(0.1, round(hours, 2)))
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "**missed**")
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        text = f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    elif isinstance(value, int):
+        text = f"{value:,}"
+    else:
+        text = str(value)
+    return f"{text}{unit}"
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows of {measure, value, target, result} as a Markdown table."""
+    lines = ["| measure | value | target | result |", "|---|---|---|---|"]
+    for row in rows:
+        lines.append(
+            f"| {row['measure']} | {_fmt(row.get('value'), row.get('unit', ''))} "
+            f"| {row.get('target', '')} | {row.get('result', '')} |"
+        )
+    return "\n".join(lines)

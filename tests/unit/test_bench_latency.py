@@ -1,0 +1,53 @@
+"""The benchmark's pure helpers: percentiles, rates, ratios, sizes and the table."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.latency import hours_for, markdown_table, percentile, rate, ratio, summarize_ms
+
+
+def test_percentile_interpolates_between_closest_ranks() -> None:
+    values = [4.0, 1.0, 3.0, 2.0]
+    assert percentile(values, 0) == 1.0
+    assert percentile(values, 100) == 4.0
+    assert percentile(values, 50) == 2.5
+    assert percentile(list(range(101)), 99) == 99
+
+
+def test_percentile_of_one_value_and_bad_input() -> None:
+    assert percentile([7.0], 99) == 7.0
+    with pytest.raises(ValueError, match="no values"):
+        percentile([], 50)
+    with pytest.raises(ValueError, match="between 0 and 100"):
+        percentile([1.0], 101)
+
+
+def test_summary_names_the_percentiles_and_counts() -> None:
+    summary = summarize_ms([float(v) for v in range(1, 101)])
+    assert summary["count"] == 100
+    assert summary["p50_ms"] == 50.5
+    assert summary["p99_ms"] == 99.01
+    assert summary["max_ms"] == 100
+    assert summarize_ms([]) == {"count": 0}
+
+
+def test_rate_and_ratio_guard_against_zero() -> None:
+    assert rate(1000, 2.0) == 500
+    assert rate(10, 0.0) == 0.0
+    assert ratio(30.0, 10.0) == 3.0
+    assert ratio(None, 10.0) is None
+    assert ratio(1.0, 0.0) is None
+
+
+def test_hours_for_gives_a_margin_and_stays_in_the_simulators_range() -> None:
+    assert hours_for(1_000_000, 5_000) == pytest.approx(16.89, abs=0.01)
+    assert hours_for(10, 5_000) == 0.1
+    assert hours_for(10**9, 10) == 48.0
+
+
+def test_markdown_table_formats_numbers() -> None:
+    table = markdown_table(
+        [{"measure": "floor", "value": 435123.4, "unit": " ev/s", "target": "", "result": "met"}]
+    )
+    assert table.splitlines()[2] == "| floor | 435,123 ev/s |  | met |"
