@@ -1,8 +1,9 @@
 """``create_app(settings)``: the one place the Faust application is built.
 
-One agent reads the input topic and the repartition topic as a single stream of batches;
-one timer moves time. Both hand the work to the :class:`~auxstream.stream.shell.Shell`,
-whose cycle (change, send and wait, store) is what makes the worker at-least-once.
+One agent reads the input topic and the repartition topic as one stream; one timer flushes
+(records acknowledged by Kafka, then agents stored, then messages acked), one moves time.
+All hand the work to the :class:`~auxstream.stream.shell.Shell`, whose order of flushing
+is what makes the worker at-least-once.
 """
 
 from __future__ import annotations
@@ -64,6 +65,14 @@ def create_app(
         web_host=settings.web_host,
         web_port=settings.web_port or 6066,
         autodiscover=False,
+        # Unacked messages are not waited for on revocation or stop: they are not committed
+        # and are processed again by the partition's next owner (see shell.py).
+        stream_wait_empty=False,
+        # No standby replicas: with them, a worker reading another worker's changelog as a
+        # standby can stop fetching its own partitions after a rebalance (seen with two
+        # workers: Consumer._drain_messages stuck on a standby changelog message). A
+        # partition that moves is recovered from its changelog instead.
+        table_standby_replicas=0,
         GlobalTable=PolicyTable,
     )
     shell = Shell(app, settings, policy, policy_raw)
@@ -96,30 +105,22 @@ def create_app(
 
     @app.agent(events, name="agent-events")
     async def agent_events(stream: faust.StreamT[Any]) -> None:
-        """Agent events in batches: decode, apply, send, store; Faust acks the batch after."""
-        async for batch in cast(faust.Stream[Any], stream).take_events(
-            settings.batch_max, within=settings.batch_within_s
-        ):
-            async with shell.lock:
-                # In partition order: decode, validate, re-key or apply; every outcome counted.
-                outbound = await shell.receive(batch)
-                # Every record on its topic, acknowledged by Kafka ...
-                await shell.send(outbound)
-                # ... and only then the agents' new state; Faust acks the batch after this.
-                shell.store_changed()
+        """Agent events one by one, in partition order; acked only after their flush."""
+        shell.stream = cast(faust.Stream[Any], stream).noack()
+        async for event in shell.stream.events():
+            # Decode, validate, re-key or apply; count the outcome; hand the records to Kafka.
+            await shell.handle(event)
+
+    @app.timer(settings.batch_within_s, name="flush")
+    async def flush() -> None:
+        """Wait until Kafka has every record, then store the changed agents, then ack."""
+        await shell.flush()
 
     @app.timer(settings.tick_s, name="move-time")
     async def move_time() -> None:
         """Release events that waited out their grace, advance silent agents to the watermark."""
-        if app.rebalancing:
-            return
-        async with shell.lock:
-            shell.follow_policy()
-            await shell.read_lag()
-            outbound = shell.tick()
-            await shell.send(outbound)
-            shell.store_changed()
-        shell.report()
+        if not app.rebalancing:
+            await shell.move_time()
 
     app.on_partitions_revoked.connect(shell.on_revoked)
     app.on_rebalance_complete.connect(shell.on_rebalance_complete)

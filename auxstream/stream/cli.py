@@ -73,6 +73,13 @@ def add_parser(subparsers: Any) -> None:
         "--tick", dest="tick_s", type=float, help="seconds between watermark ticks (default 0.5)"
     )
     worker.add_argument(
+        "--stall-timeout",
+        dest="stall_timeout_s",
+        type=float,
+        help="seconds a partition may have messages waiting with none processed before the "
+        "worker stops itself to be restarted (default 60)",
+    )
+    worker.add_argument(
         "--session-timeout",
         dest="session_timeout_s",
         type=float,

@@ -68,6 +68,14 @@ class GapFiller:
             start = meta.offset if meta is not None and meta.offset >= 0 else beginnings[tp]
             self.expected[(tp.topic, tp.partition)] = max(start, beginnings[tp])
 
+    async def end_offsets(self, sources: list[Source]) -> dict[Source, int]:
+        """The broker's end offset of each partition (the last stable one when read_committed)."""
+        if not sources:
+            return {}
+        consumer = await self._reader()
+        ends = await consumer.end_offsets([TopicPartition(*source) for source in sources])
+        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
     async def complete(self, batch: list[Inbound]) -> tuple[list[Inbound], list[Inbound]]:
         """The batch in order with any skipped messages put back; also returns those put back."""
         out: list[Inbound] = []

@@ -86,9 +86,11 @@ class Settings(BaseSettings):
     tick_s: float = Field(default=0.5, gt=0.0, le=60.0)
     """Seconds between ticks: watermark, release of held events, advancing silent agents."""
     batch_max: int = Field(default=500, ge=1, le=100_000)
-    """Most input messages in one batch (one delivery wait, one state write per agent)."""
+    """Most messages handled between two flushes (one delivery wait, one write per agent)."""
     batch_within_s: float = Field(default=0.05, gt=0.0, le=10.0)
-    """Longest a message waits for its batch to fill before it is handled."""
+    """Longest time between flushes: how long a record may wait for Kafka's acknowledgement."""
+    stall_timeout_s: float = Field(default=60.0, ge=1.0, le=3600.0)
+    """Messages waiting on a partition and none processed this long: the worker stops itself."""
     session_timeout_s: float = Field(default=60.0, ge=6.0, le=1800.0)
     """How long Kafka waits for a silent worker before its partitions go to the others."""
     loglevel: Literal["debug", "info", "warning", "error", "critical"] = "info"
@@ -190,7 +192,11 @@ class Settings(BaseSettings):
         return settings
 
 
-_OPTION = {"tick_s": "--tick", "session_timeout_s": "--session-timeout"}
+_OPTION = {
+    "tick_s": "--tick",
+    "session_timeout_s": "--session-timeout",
+    "stall_timeout_s": "--stall-timeout",
+}
 
 
 def _explain(exc: ValidationError, given: Mapping[str, Any]) -> str:

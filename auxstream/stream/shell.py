@@ -1,17 +1,21 @@
 """The worker's glue between Faust and the :class:`~auxstream.stream.processor.Processor`.
 
-Every change to agents happens in a *cycle* under one lock, in this order:
+Every change to agents happens under one lock, and reaches Kafka in this order:
 
-1. the processor changes agents and returns the records to produce;
-2. :meth:`Shell.send` produces them and waits until Kafka acknowledged every one;
-3. :meth:`Shell.store_changed` writes the changed agents to the table (its changelog);
-4. (input batches) Faust acks the batch's messages, and commits their offsets later,
-   after flushing the producer, so after the changelog writes.
+1. a message (or a tick of the timer) changes agents; the records they produce are handed
+   to the producer at once (:meth:`Shell.handle`, :meth:`Shell.move_time`);
+2. a *flush* (when ``batch_max`` messages are pending, every ``batch_within_s``, and after
+   every tick) waits until Kafka acknowledged every one of those records,
+3. then writes the changed agents to the table (its changelog),
+4. then acks the messages to Faust, which commits their offsets later, after flushing the
+   producer, so after the changelog writes.
 
 So a crash at any point leaves either the old state with the input not yet committed
 (everything is redone: the records sent before the crash come again, with the same ids) or
 the new state with its records already in Kafka. Nothing is lost; duplicates are possible
-(at-least-once), and consumers remove them by id.
+(at-least-once), and consumers remove them by id. Faust does not wait for unacked messages
+when partitions are revoked or the worker stops (``stream_wait_empty=False``): they are
+simply not committed, and whoever owns the partition next processes them again.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
 from typing import Any
 
 import faust
@@ -63,78 +66,134 @@ class Shell:
             read_committed=settings.processing_guarantee == "exactly_once",
         )
         self._filled: list[Inbound] = []
+        self._pending: list[Any] = []
+        """Delivery futures of records handed to the producer since the last flush."""
+        self._acks: list[faust.EventT] = []
+        """Messages handled since the last flush, acked once their agents are stored."""
+        self.stream: Any = None
+        """The agent's (manually acked) stream, set when the agent starts."""
         self.policy_raw = policy_raw
         self.lock = asyncio.Lock()
         self.topic_of = {**settings.output_topics, REPARTITION: settings.repartition_topic}
+        self._ours = (settings.input_topic, settings.repartition_topic)
         self.started = time.monotonic()
         self.first_output_s: float | None = None
         self._reported = (self.started, 0)
         self._backlog: tuple[float, int] | None = None
         self.policy_table: Any = None
 
-    # ------------------------------------------------------------------ cycle steps
-    async def receive(self, events: Iterable[faust.EventT]) -> list[Outbound]:
-        """Decode, validate, re-key or apply each message of a batch, in order (counted)."""
-        batch = [
-            Inbound(m.topic, m.partition, m.offset, m.key, m.value, origin_of(m.headers))
-            for m in (event.message for event in events)
-        ]
-        messages, self._filled = await self.gaps.complete(batch)
-        now = time.monotonic()
-        out: list[Outbound] = []
-        receive = self.processor.receive
-        for msg in messages:
-            out += receive(msg, now)
-        return out
+    # ------------------------------------------------------------------ the cycle
+    async def handle(self, event: faust.EventT) -> None:
+        """One input message, in partition order: decode, validate, re-key or apply (counted).
 
-    def tick(self) -> list[Outbound]:
-        return self.processor.tick(time.monotonic(), int(time.time() * 1000))
+        Its records go to the producer now; its agent is stored and the message acked at
+        the next flush.
+        """
+        m = event.message
+        async with self.lock:
+            inbound = Inbound(m.topic, m.partition, m.offset, m.key, m.value, origin_of(m.headers))
+            messages, filled = await self.gaps.complete([inbound])
+            self._filled += filled
+            now = time.monotonic()
+            for msg in messages:
+                await self._produce(self.processor.receive(msg, now))
+            self._acks.append(event)
+            if len(self._acks) >= self.settings.batch_max:
+                await self._flush()
 
-    async def send(self, outbound: list[Outbound]) -> None:
-        """Produce every record, then wait until Kafka has all of them."""
-        if not outbound:
-            return
+    async def flush(self) -> None:
+        """Wait for Kafka to have every record, then store the changed agents, then ack."""
+        async with self.lock:
+            await self._flush()
+
+    async def move_time(self) -> None:
+        """Release what waited out its grace, advance silent agents, and flush."""
+        async with self.lock:
+            self.follow_policy()
+            await self.read_lag()
+            await self._produce(self.processor.tick(time.monotonic(), int(time.time() * 1000)))
+            await self._flush()
+        self.report()
+        await self._watch_for_stall()
+
+    async def _watch_for_stall(self) -> None:
+        """Stop the worker when its consumer stopped delivering (then it is restarted).
+
+        faust-streaming 0.15.3 can stop fetching a partition a worker keeps across a
+        rebalance: the fetch loop waits forever on the consumer thread (seen in about one
+        two-worker rebalance in five). Nothing would ever process that partition again;
+        stopping hands it to another worker or to this one restarted, and at-least-once
+        makes that safe.
+        """
+        after = self.settings.stall_timeout_s
+        stuck = self.processor.watermark.stalled(time.monotonic(), after)
+        if stuck and not self.app.rebalancing:
+            names = ", ".join(f"{topic}[{partition}]" for topic, partition in sorted(stuck))
+            log.error(
+                "no message processed for %.0f s on %s although messages are waiting: "
+                "the consumer is stuck; stopping the worker so it restarts",
+                after,
+                names,
+            )
+            await self.app.crash(RuntimeError(f"consumer stuck on {names}"))
+
+    async def _produce(self, outbound: list[Outbound]) -> None:
         producer = self.app.producer
         topic_of = self.topic_of
-        pending = [
-            await producer.send(topic_of[m.record], m.key, m.value, m.partition, None, m.headers)
-            for m in outbound
-        ]
-        await asyncio.gather(*pending)
-        if self.first_output_s is None:
-            self.first_output_s = time.monotonic() - self.started
-            log.info("first records delivered %.2f s after the worker started", self.first_output_s)
+        for m in outbound:
+            self._pending.append(
+                await producer.send(
+                    topic_of[m.record], m.key, m.value, m.partition, None, m.headers
+                )
+            )
 
-    def store_changed(self) -> None:
-        """Write every changed agent to the table (after its records were delivered).
-
-        Then the messages behind those changes may be committed: Faust acks the batch
-        itself; messages the stream had skipped (see ``gaps``) are acked here.
-        """
+    async def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.gather(*pending)
+            if self.first_output_s is None:
+                self.first_output_s = time.monotonic() - self.started
+                log.info(
+                    "first records delivered %.2f s after the worker started", self.first_output_s
+                )
         put = self.store.put
         for partition, state in self.processor.take_dirty():
             put(partition, state)
-        for m in self._filled:
+        for f in self._filled:  # messages the stream skipped (see gaps): Faust never saw them
             self.app.consumer.ack(
-                Message(m.topic, m.partition, m.offset, 0.0, 0, None, m.key, m.value, None)
+                Message(f.topic, f.partition, f.offset, 0.0, 0, None, f.key, f.value, None)
             )
         self._filled = []
+        acks, self._acks = self._acks, []
+        if acks and self.stream is not None:
+            for event in acks:
+                await self.stream.ack(event)
 
     # ------------------------------------------------------------------ time and policy
     async def read_lag(self) -> None:
-        """Tell the watermark how far behind each assigned partition is."""
-        consumer = self.app.consumer
+        """Tell the watermark how far behind each assigned partition is.
+
+        End offsets are asked of the broker (not the consumer's cached highwater, which
+        stops moving when the consumer stops fetching); what was processed is the gap
+        filler's next expected offset (the committed offset until a message arrives).
+        """
         watermark = self.processor.watermark
-        for source in list(watermark.sources):
-            tp = TP(*source)
-            highwater: int | None
-            position: int | None
-            try:
-                highwater = consumer.highwater(tp)
-                position = await consumer.position(tp) if watermark.needs_position(source) else None
-            except Exception:
-                highwater = position = None
-            watermark.set_highwater(source, highwater, position)
+        sources = list(watermark.sources)
+        try:
+            ends = await self.gaps.end_offsets(sources)
+        except Exception as exc:  # the broker did not answer this tick: lag unknown
+            log.warning("could not read end offsets: %s", exc)
+            ends = {}
+        for source in sources:
+            end = ends.get(source)
+            done = self.gaps.expected.get(source)
+            if end is not None and done is not None and 0 < end - done <= 2:
+                # Transaction markers take offsets but are never delivered: past them, the
+                # consumer's position says we are at the end.
+                position = await self.app.consumer.position(TP(*source))
+                if position is not None and position >= end:
+                    end = done
+            watermark.set_highwater(source, end, done)
 
     def follow_policy(self) -> None:
         """Switch to a newly published policy (checked every tick; a dict lookup)."""
@@ -199,9 +258,16 @@ class Shell:
 
     # ------------------------------------------------------------------ rebalancing
     async def on_revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        """Faust's ``on_partitions_revoked`` signal: ``args[0]`` is the set of revoked TPs."""
+        """Faust's ``on_partitions_revoked`` signal: ``args[0]`` is the set of revoked TPs.
+
+        Agents changed since the last flush are not stored (the partition is someone else's
+        now) and their messages not acked: the next owner processes them again.
+        """
         revoked: set[TP] = args[0] if args else set()
         async with self.lock:
+            gone = {tp.partition for tp in revoked if tp.topic in self._ours}
+            self._acks = [e for e in self._acks if e.message.partition not in gone]
+            self._filled = [f for f in self._filled if f.partition not in gone]
             self.processor.revoke(
                 {tp.partition for tp in revoked if tp.topic == self.settings.input_topic}
             )
@@ -214,9 +280,10 @@ class Shell:
         self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any
     ) -> None:
         """Tables recovered: load the owned agents (once) before the streams resume."""
-        ours = (self.settings.input_topic, self.settings.repartition_topic)
+        ours = self._ours
         assigned = {tp.partition for tp in self.app.consumer.assignment() if tp.topic in ours}
         async with self.lock:
+            await self._flush()  # whatever is still pending of partitions this worker kept
             await self.gaps.reset((topic, p) for p in assigned for topic in ours)
             self.processor.revoke(set(range(self.settings.partitions)))
             self.processor.assign(assigned, self.store.stored(assigned), time.monotonic())

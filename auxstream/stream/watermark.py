@@ -115,6 +115,15 @@ class Watermark:
         clocks = [c for (_, p), c in self.sources.items() if p == partition]
         return bool(clocks) and all(c.caught_up() for c in clocks)
 
+    def stalled(self, now: float, after_s: float) -> list[Source]:
+        """Partitions with messages waiting but nothing processed for ``after_s``."""
+        out = []
+        for source, clock in self.sources.items():
+            quiet_since = clock.assigned_at if clock.last_arrival is None else clock.last_arrival
+            if clock.lag is not None and clock.lag > 0 and now - quiet_since >= after_s:
+                out.append(source)
+        return out
+
     def all_idle(self, now: float) -> bool:
         return all(c.idle(now, self.grace_s) for c in self.sources.values())
 
