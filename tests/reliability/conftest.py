@@ -35,7 +35,11 @@ def pytest_runtest_makereport(
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        item.stash[_OUTCOME] = report.outcome
+        known = getattr(report, "wasxfail", None)
+        if known is not None:
+            item.stash[_OUTCOME] = "known failure" if report.skipped else "passed (xfail)"
+        else:
+            item.stash[_OUTCOME] = report.outcome
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from auxstream.stream.compare import RECORD_NAMES, comparable
 from tests.integration.kafka_helpers import ConditionNotMet
+from tests.integration.test_stream_support import PARTITIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(
@@ -108,20 +109,17 @@ def negative_durations(records: Records) -> list[str]:
 
 
 # ---------------------------------------------------------------------- lag
-async def committed_lag(broker: str, group: str, topics: Sequence[str]) -> int:
-    """Messages of ``topics`` not yet committed by consumer group ``group``."""
+async def committed_lag(
+    broker: str, group: str, topics: Sequence[str], partitions: int = PARTITIONS
+) -> int:
+    """Messages of ``topics`` (each of ``partitions``) not yet committed by ``group``."""
     admin = AIOKafkaAdminClient(bootstrap_servers=broker, request_timeout_ms=10_000)
     reader = AIOKafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
     await admin.start()
     await reader.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
-        tps = [TopicPartition(t, p) for t in topics for p in reader.partitions_for_topic(t) or ()]
-        if not tps:
-            await reader.topics()  # refresh metadata once
-            tps = [
-                TopicPartition(t, p) for t in topics for p in reader.partitions_for_topic(t) or ()
-            ]
+        tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
         ends = await reader.end_offsets(tps)
         lag = 0
         for tp, end in ends.items():

@@ -55,6 +55,9 @@ def test_sigterm_and_restart_lose_nothing_and_repeat_nothing(
     row.events_in = len(lines)
     row.tally(expected, actual, horizon)
     row.recover_s = round(max(recoveries), 1)
-    row.note = "recover_s: restart to partitions assigned with agents loaded (worst of 2)"
+    row.note = (
+        "recover_s: restart to agents loaded (worst of 2); a clean stop must commit what it "
+        "flushed, so no record may repeat"
+    )
     problems = differences(expected, actual, horizon=horizon)
     assert not problems, "\n".join(problems)
