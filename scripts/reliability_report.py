@@ -42,8 +42,17 @@ grace).
 - **recover s**: seconds from the fault (or the start) until the worker was processing
   again (see each note for which moment).
 
-The quick tests (1, 3, 7, 8, 9) also run in `make test`; the others are marked `slow` and
-run only in `make reliability`.
+The quick tests (1, 3, 7, 8, 9 and the HTTP security checks) also run in `make test`; the
+others are marked `slow` and run only in `make reliability`. Event input and policy text are
+fuzzed in `tests/unit/test_fuzz_events.py` and `tests/unit/test_fuzz_policy.py` (no broker).
+"""
+
+NOT_COVERED = """## Not covered yet
+
+- 11 (agent concurrency above one): the worker's agents run with concurrency 1, so a later
+  offset cannot be committed while an earlier message is unfinished; no test.
+- 13 (two-hour soak, `make soak`).
+- Kafka over SASL_SSL with SCRAM-SHA-512 against a TLS broker.
 """
 
 COLUMNS = (
@@ -94,8 +103,9 @@ def render(rows: list[dict[str, object]], commit: str, when: str) -> str:
     failed = [r for r in rows if r.get("outcome") != "passed"]
     lines += ["", f"{len(rows) - len(failed)} of {len(rows)} passed."]
     if failed:
-        lines.append("Failed: " + ", ".join(f"`{r['test']}`" for r in failed) + ".")
-    return "\n".join(lines) + "\n"
+        lines.append("Not passed: " + ", ".join(f"`{r['test']}`" for r in failed) + ".")
+    lines += ["", NOT_COVERED]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
