@@ -85,10 +85,10 @@ class Settings(BaseSettings):
     """``wall-clock``: time moves on while the floor is quiet; ``event-time``: never the clock."""
     tick_s: float = Field(default=0.5, gt=0.0, le=60.0)
     """Seconds between ticks: watermark, release of held events, advancing silent agents."""
-    batch_max: int = Field(default=500, ge=1, le=100_000)
+    batch_max: int = Field(default=2000, ge=1, le=100_000)
     """Most messages handled between two flushes (one delivery wait, one write per agent)."""
-    batch_within_s: float = Field(default=0.05, gt=0.0, le=10.0)
-    """Longest time between flushes: how long a record may wait for Kafka's acknowledgement."""
+    batch_within_s: float = Field(default=0.5, gt=0.0, le=10.0)
+    """Longest time between flushes (records are sent at once; this delays storing and acking)."""
     stall_timeout_s: float = Field(default=60.0, ge=1.0, le=3600.0)
     """Messages waiting on a partition and none processed this long: the worker stops itself."""
     session_timeout_s: float = Field(default=60.0, ge=6.0, le=1800.0)
