@@ -145,3 +145,16 @@ def test_a_newer_event_restarts_the_agents_grace_and_applying_everything_forgets
     held.update("a3", 2, True, now=0.0)
     held.drop_partitions([2])
     assert held.due(99.0, GRACE, {2: True}) == []
+
+
+def test_a_partition_with_messages_waiting_and_no_progress_is_stalled() -> None:
+    mark = Watermark(GRACE, EVENT_TIME)
+    mark.assign([A, B], now=0.0)
+    mark.observe(A, 9, T0, now=1.0)
+    mark.observe(B, 9, T0, now=1.0)
+    lagging(mark, A)  # messages waiting on A
+    caught_up(mark, B)  # B has nothing to do: quiet, not stalled
+    assert mark.stalled(30.0, after_s=60.0) == []
+    assert mark.stalled(61.0, after_s=60.0) == [A]
+    mark.observe(A, 10, T0 + 1, now=61.5)  # progress again
+    assert mark.stalled(62.0, after_s=60.0) == []
