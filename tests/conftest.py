@@ -6,16 +6,15 @@ from pathlib import Path
 
 import pytest
 
-# The shared folder sits beside the repository (../shared), in a checkout and in CI alike.
-SHARED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples"
+# The contract's worked example (events and policy), kept in the repository's examples/.
+SHARED_EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture(scope="session")
 def shared_examples() -> Path:
-    """The folder of example events and policies in shared/examples."""
+    """The worked example: examples/example-day.jsonl and examples/policy.yaml."""
     if not SHARED_EXAMPLES.is_dir():
         pytest.fail(
-            f"shared examples not found at {SHARED_EXAMPLES}: the shared/ folder is expected "
-            "beside the repository (../shared)"
+            f"examples not found at {SHARED_EXAMPLES}: the repository's examples/ folder is missing"
         )
     return SHARED_EXAMPLES

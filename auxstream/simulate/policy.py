@@ -28,7 +28,7 @@ _EXAMPLE_LIMITS: dict[str, float] = {
 class SimPolicy:
     """Which code plays which role, and the thresholds the simulator must respect or cross.
 
-    Defaults are the contract's example policy (``/work/shared/examples/policy.yaml``).
+    Defaults are the contract's example policy (``examples/policy.yaml``).
     """
 
     after_contact_code: str | None = "ACW"

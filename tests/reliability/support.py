@@ -32,7 +32,7 @@ RESULTS = Path(
     os.environ.get("AUXSTREAM_RELIABILITY_RESULTS")
     or ROOT / ".cache" / "reliability" / "results.jsonl"
 )
-GRACE_MS = 2000  # shared/examples/policy.yaml: grace_s 2
+GRACE_MS = 2000  # examples/policy.yaml: grace_s 2
 
 Records = Mapping[str, Sequence[dict[str, Any]]]
 

@@ -23,7 +23,7 @@ from auxstream.stream.processor import REPARTITION, Inbound, Processor, home_par
 from auxstream.stream.watermark import EVENT_TIME, Watermark
 
 INPUT, REKEYED, PARTITIONS = "in", "by-agent", 4
-POLICY_FILE = Path(__file__).resolve().parents[3] / "shared" / "examples" / "policy.yaml"
+POLICY_FILE = Path(__file__).resolve().parents[2] / "examples" / "policy.yaml"
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 json_scalars = (

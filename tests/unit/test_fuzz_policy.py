@@ -22,7 +22,7 @@ from auxstream.policy import PolicyError
 from auxstream.policy.loader import policy_from_text
 from auxstream.stream import livepolicy
 
-POLICY_FILE = Path(__file__).resolve().parents[3] / "shared" / "examples" / "policy.yaml"
+POLICY_FILE = Path(__file__).resolve().parents[2] / "examples" / "policy.yaml"
 EXAMPLE = yaml.safe_load(POLICY_FILE.read_text())
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

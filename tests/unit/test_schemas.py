@@ -332,7 +332,7 @@ def test_hand_built_records_agree_with_models() -> None:
 
 
 def _example_policy() -> Policy:
-    """The contract's example policy (shared/examples/policy.yaml), built without the loader."""
+    """The contract's example policy (examples/policy.yaml), built without the loader."""
     table = [
         CodePolicy("ACW", max_occurrence_s=120),
         CodePolicy("BREAK", max_occurrence_s=900, max_daily_s=1800),
