@@ -37,7 +37,7 @@ def pytest_runtest_makereport(
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         known = getattr(report, "wasxfail", None)
         if known is not None:
-            item.stash[_OUTCOME] = "known failure" if report.skipped else "passed (xfail)"
+            item.stash[_OUTCOME] = "known failure" if report.skipped else "unexpectedly passed"
         else:
             item.stash[_OUTCOME] = report.outcome
 
