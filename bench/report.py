@@ -149,6 +149,7 @@ def write_doc(path: Path, result: dict[str, Any], table: str) -> None:
     m = result["machine"]
     sizes = result["sizes"]
     quick = " BENCH_ARGS=--quick" if result["quick"] else ""
+    events = _get(result, "preload", "events") or sizes["events"]
     measured = m.get("measured") or (
         "auxstream/ of the work tree" + (", with uncommitted changes" if m["dirty"] else "")
     )
@@ -159,7 +160,7 @@ def write_doc(path: Path, result: dict[str, Any], table: str) -> None:
             f"Measured {result['date']} by `make bench{quick}` (HEAD {m['commit']}; {measured}; "
             f"{result.get('wall_s', '?')} s in all) on {m['nproc']} cores ({m['cpu']}), "
             f"{m['memory_gb']} GB, Python {m['python']}, {m['kafka']}. "
-            f"{sizes['events']:,} events, {sizes['agents']:,} agents, "
+            f"{events:,} events, {sizes['agents']:,} agents, "
             f"{sizes['partitions']} partitions; "
             f"latency at {sizes['rate']:,} events/s for {sizes['duration']:g} s; {load}.",
             "",

@@ -450,6 +450,9 @@ def main() -> int:
         "--skip", default="", help="comma-separated steps to leave out: throughput,latency,recovery"
     )
     parser.add_argument(
+        "--code", help="measure the auxstream/ package under this folder (experiments)"
+    )
+    parser.add_argument(
         "--at", help="measure auxstream/ as committed at this git ref (default: the work tree)"
     )
     parser.add_argument("--results", default=str(ROOT / "bench" / "results"))
@@ -480,7 +483,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="auxstream-bench-") as name, broker() as bootstrap:
         tmp = Path(name)
         result["machine"] = machine(bootstrap)
-        if args.at:
+        if args.code:
+            global CODE  # set once, before any child starts
+            CODE = Path(args.code).resolve()
+            result["machine"]["measured"] = f"auxstream/ from {CODE} (an experiment)"
+        elif args.at:
             pin(args.at, tmp / "code")
             result["machine"]["measured"] = (
                 f"auxstream/ at {args.at} ({result['machine']['commit']} is HEAD)"
