@@ -49,12 +49,10 @@ fuzzed in `tests/unit/test_fuzz_events.py` and `tests/unit/test_fuzz_policy.py` 
 
 FINDINGS = """## What the suite found
 
-- **SIGTERM repeats records (3).** Faust sends `on_before_shutdown` after it stopped
-  fetching and before its last commit; `Shell.on_shutdown` only closes the gap reader, so
-  the messages handled since the last flush are never acked and the next worker redoes them.
-  Flushing there (`async with self.lock: await self._flush()` before `gaps.close()`) made
-  the test pass in a copy of the tree (no repeat over two stops); `shell.py` is being
-  reworked, so the fix belongs to that change.
+- **SIGTERM repeated records (3), fixed.** Faust sends `on_before_shutdown` after it
+  stopped fetching and before its last commit; `Shell.on_shutdown` only closed the gap
+  reader, so the messages handled since the last flush were never acked and the next worker
+  redid them (24-62 repeated records over two stops). It now flushes first.
 - **exactly_once under SIGKILL (12)** repeats about a thousand records to a read_committed
   reader after two kills, and in one run of two lost agents' table state on recovery
   (segments spanning a skipped event, durations restarted from zero). at_least_once with

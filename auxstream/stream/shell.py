@@ -273,7 +273,14 @@ class Shell:
             )
 
     async def on_shutdown(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        """Faust's ``on_before_shutdown`` signal: close the gap reader's connection."""
+        """Faust's ``on_before_shutdown`` signal: flush, then close the gap reader's connection.
+
+        Faust has stopped fetching and makes its last commit after this: flushing here puts
+        the messages handled since the last flush into that commit (a clean stop repeats
+        nothing); their agents' changelog writes go out with the producer's final flush.
+        """
+        async with self.lock:
+            await self._flush()
         await self.gaps.close()
 
     async def on_rebalance_complete(
