@@ -21,6 +21,7 @@ import orjson
 from auxstream import records
 from auxstream.adapters import VENDORS, Adapter, AdapterError, Target, make_adapter, policy_targets
 from auxstream.domain.outputs import INVALID, DeadLetter
+from auxstream.stream.counts import Counts
 
 log = logging.getLogger("auxstream.adapters")
 
@@ -38,14 +39,23 @@ def adapt_message(
     topic: str,
     partition: int,
     offset: int,
+    counts: Counts | None = None,
 ) -> list[Outbound]:
-    """One raw message -> what to send (pure: the agent below only sends it)."""
+    """One raw message -> what to send (pure: the agent below only sends it).
+
+    A refused record is counted in ``counts`` (the worker's metrics) as an invalid input of
+    unknown type and a dead letter, exactly as an invalid canonical event is: it never
+    reaches the input topic, so nothing else would count it.
+    """
     try:
         events = adapter.convert(value or b"")
     except AdapterError as exc:
         letter = DeadLetter(
             INVALID, f"{adapter.source}: {exc}", records.raw_text(value), topic, partition, offset
         )
+        if counts is not None:
+            counts.event("unknown", INVALID)
+            counts.dead_letter(INVALID)
         return [("deadletters", key, records.dumps(records.dead_letter(letter)))]
     return [("input", str(event["agent_id"]).encode(), orjson.dumps(event)) for event in events]
 
@@ -65,11 +75,13 @@ def register_vendor_agents(
     settings: Any,
     vendors: Mapping[str, Mapping[str, Target]] | Sequence[str] | None = None,
     raw_topic_prefix: str | None = None,
+    counts: Counts | None = None,
 ) -> dict[str, Any]:
     """Add one agent per vendor to the Faust ``app``; returns vendor -> agent.
 
     ``vendors`` defaults to :func:`configured_vendors`; a plain list of names uses each
     adapter's defaults. ``raw_topic_prefix`` defaults to the ``AUXSTREAM_RAW_TOPIC_PREFIX`` setting.
+    ``counts`` are the worker's counters, so refused vendor records show in its metrics.
     """
     if vendors is None:
         vendors = configured_vendors(settings)
@@ -95,14 +107,24 @@ def register_vendor_agents(
     }
     return {
         vendor: _register(
-            app, vendor, make_adapter(vendor, mapping), f"{raw_topic_prefix}{vendor}", targets
+            app,
+            vendor,
+            make_adapter(vendor, mapping),
+            f"{raw_topic_prefix}{vendor}",
+            targets,
+            counts,
         )
         for vendor, mapping in mappings.items()
     }
 
 
 def _register(
-    app: Any, vendor: str, adapter: Adapter, raw_topic: str, targets: dict[str, Any]
+    app: Any,
+    vendor: str,
+    adapter: Adapter,
+    raw_topic: str,
+    targets: dict[str, Any],
+    counts: Counts | None,
 ) -> Any:
     source = app.topic(raw_topic, key_serializer="raw", value_serializer="raw")
 
@@ -114,7 +136,13 @@ def _register(
             message = event.message
             known = len(unmapped)
             for kind, key, value in adapt_message(
-                adapter, event.value, event.key, message.topic, message.partition, message.offset
+                adapter,
+                event.value,
+                event.key,
+                message.topic,
+                message.partition,
+                message.offset,
+                counts,
             ):
                 if kind == "deadletters":
                     log.warning("%s: refused %s[%d]@%d (dead letter)", vendor, message.topic,

@@ -128,5 +128,6 @@ def create_app(
 
     register_metrics(app, shell)  # /metrics: contract §6 and Faust's sensor
     register_api(app, shell, settings)  # /health, /agents/{agent_id}, /teams/{team}
-    register_vendor_agents(app, settings)  # acd.raw.<vendor> topics named in the policy's adapters:
+    # acd.raw.<vendor> topics named in the policy's adapters:, counted with the worker's metrics
+    register_vendor_agents(app, settings, counts=shell.processor.counts)
     return app

@@ -76,3 +76,17 @@ def test_unknown_vendor_is_refused() -> None:
     )
     with pytest.raises(ValueError, match="no stream adapter for csv"):
         register_vendor_agents(app, Settings(), ["csv"], raw_topic_prefix="x.")
+
+
+def test_a_refused_record_is_counted_in_the_worker_metrics() -> None:
+    from auxstream.stream.counts import Counts
+
+    counts = Counts()
+    adapter = make_adapter("amazon-connect")
+    [(kind, _, _)] = adapt_message(
+        adapter, b"{not json", b"k", "acd.raw.amazon-connect", 0, 7, counts
+    )
+    assert kind == "deadletters"
+    assert counts.dead_letters == {"invalid": 1}
+    assert counts.events == {("unknown", "invalid"): 1}
+    assert counts.records["deadletters"] == 1
