@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -16,23 +15,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from auxstream.demo.floor import Floor
-from auxstream.simulate.kafka import BrokerUnreachable
+from auxstream.simulate.kafka import BrokerUnreachable, reachable
 
 
 @contextlib.asynccontextmanager
 async def _admin(bootstrap: str, timeout_ms: int = 10_000) -> AsyncIterator[AIOKafkaAdminClient]:
-    logging.getLogger("aiokafka").addHandler(logging.NullHandler())
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
-    try:
-        await admin.start()
-    except (KafkaError, OSError) as exc:
-        with contextlib.suppress(Exception):
-            await admin.close()
-        raise BrokerUnreachable(bootstrap, exc) from None
-    try:
+    async with reachable(bootstrap, admin.start, admin.close):
         yield admin
-    finally:
-        await admin.close()
 
 
 async def check_broker(bootstrap: str) -> int:

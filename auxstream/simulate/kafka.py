@@ -21,7 +21,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,9 +144,27 @@ def _quiet_aiokafka() -> None:
 
 
 @contextlib.asynccontextmanager
+async def reachable(
+    bootstrap: str, start: Callable[[], Awaitable[object]], stop: Callable[[], Awaitable[object]]
+) -> AsyncIterator[None]:
+    """Start a Kafka client and stop it after; BrokerUnreachable, naming the address tried,
+    when nothing answers (the client is stopped then too, quietly)."""
+    _quiet_aiokafka()
+    try:
+        await start()
+    except (KafkaError, OSError) as exc:
+        with contextlib.suppress(Exception):
+            await stop()
+        raise BrokerUnreachable(bootstrap, exc) from None
+    try:
+        yield
+    finally:
+        await stop()
+
+
+@contextlib.asynccontextmanager
 async def open_producer(bootstrap: str, rate: Rate) -> AsyncIterator[AIOKafkaProducer]:
     """A started producer batching for ``rate``; BrokerUnreachable when Kafka does not answer."""
-    _quiet_aiokafka()
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         linger_ms=MAX_LINGER_MS if rate.speed is None else PACED_LINGER_MS,
@@ -154,16 +172,9 @@ async def open_producer(bootstrap: str, rate: Rate) -> AsyncIterator[AIOKafkaPro
         partitioner=KeyPartitioner(),
         request_timeout_ms=15_000,
     )
-    try:
-        await producer.start()
-    except (KafkaError, OSError) as exc:
-        with contextlib.suppress(Exception):
-            await producer.stop()
-        raise BrokerUnreachable(bootstrap, exc) from None
-    try:
+    # Stopping the producer flushes what is still batched.
+    async with reachable(bootstrap, producer.start, producer.stop):
         yield producer
-    finally:
-        await producer.stop()  # flushes what is still batched
 
 
 async def check_topic(bootstrap: str, topic: str) -> None:
