@@ -15,19 +15,24 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from auxstream.demo.floor import Floor
+from auxstream.kafka_security import PLAINTEXT, KafkaSecurity
 from auxstream.simulate.kafka import BrokerUnreachable, reachable
 
 
 @contextlib.asynccontextmanager
-async def _admin(bootstrap: str, timeout_ms: int = 10_000) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
-    async with reachable(bootstrap, admin.start, admin.close):
+async def _admin(
+    bootstrap: str, security: KafkaSecurity, timeout_ms: int = 10_000
+) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, **security.client_options()
+    )
+    async with reachable(bootstrap, admin.start, admin.close, security):
         yield admin
 
 
-async def check_broker(bootstrap: str) -> int:
+async def check_broker(bootstrap: str, security: KafkaSecurity = PLAINTEXT) -> int:
     """The number of brokers in the cluster; BrokerUnreachable when nothing answers."""
-    async with _admin(bootstrap) as admin:
+    async with _admin(bootstrap, security) as admin:
         try:
             cluster = await admin.describe_cluster()
         except (KafkaError, OSError) as exc:
@@ -36,11 +41,11 @@ async def check_broker(bootstrap: str) -> int:
 
 
 async def delete_topics(
-    bootstrap: str, prefix: str, settle_s: float = 5.0
+    bootstrap: str, prefix: str, settle_s: float = 5.0, security: KafkaSecurity = PLAINTEXT
 ) -> tuple[list[str], list[str]]:
     """Delete every topic whose name starts with ``prefix`` (the run's own) and wait until the
     broker no longer lists them; (deleted, still listed or refused with the error code)."""
-    async with _admin(bootstrap) as admin:
+    async with _admin(bootstrap, security) as admin:
         names = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
         if not names:
             return [], []
@@ -63,8 +68,16 @@ async def delete_topics(
 class OutputReader:
     """Reads the six output topics from their beginning with a consumer group of its own."""
 
-    def __init__(self, bootstrap: str, topics: dict[str, str], floor: Floor, group: str) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: dict[str, str],
+        floor: Floor,
+        group: str,
+        security: KafkaSecurity = PLAINTEXT,
+    ) -> None:
         self.bootstrap = bootstrap
+        self.security = security
         self.kind_of = {topic: kind for kind, topic in topics.items()}
         self.floor = floor
         self.group = group
@@ -82,6 +95,7 @@ class OutputReader:
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             metadata_max_age_ms=5_000,
+            **self.security.client_options(),
         )
         await consumer.start()
         try:

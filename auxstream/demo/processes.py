@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from auxstream.stream.settings import ENV_PREFIX, Settings
 
 _PR_SET_PDEATHSIG = 1
@@ -35,6 +37,8 @@ def settings_env(settings: Settings, base: Mapping[str, str] | None = None) -> d
         if not k.startswith(ENV_PREFIX)
     }
     for name, value in settings.model_dump().items():
+        if isinstance(value, SecretStr):  # str() of a secret is "**********"
+            value = value.get_secret_value()
         if value is not None:
             env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
     env["PYTHONUNBUFFERED"] = "1"

@@ -86,6 +86,7 @@ class Demo:
         self.tmp = Path(tempfile.mkdtemp(prefix="auxstream-demo-"))
         self.settings = Settings.from_overrides({**overrides, "data_dir": self.tmp / "data"})
         self.bootstrap = self.settings.bootstrap_servers
+        self.security = self.settings.kafka_security  # AUXSTREAM_SECURITY_PROTOCOL, ...
         self.console = Console(highlight=False)
         self.stop = asyncio.Event()
         self.force = asyncio.Event()
@@ -124,7 +125,7 @@ class Demo:
 
     async def _run(self, floor_policy: FloorPolicy) -> int:
         try:
-            brokers = await kafka.check_broker(self.bootstrap)
+            brokers = await kafka.check_broker(self.bootstrap, self.security)
         except BrokerUnreachable as exc:
             self.say(f"{exc}", err=True)
             self.say(
@@ -189,7 +190,11 @@ class Demo:
             f"{plan.start:%Y-%m-%dT%H:%MZ}, {how}"
         )
         reader = kafka.OutputReader(
-            self.bootstrap, self.settings.output_topics, floor, f"{self.tag}-view"
+            self.bootstrap,
+            self.settings.output_topics,
+            floor,
+            f"{self.tag}-view",
+            self.security,
         )
         reading = asyncio.Event()
         tasks = {
@@ -201,7 +206,7 @@ class Demo:
         return await self._finish(floor, status, code, worker, tasks, reader, reading)
 
     async def _feed(self, plan: feed.FeedPlan, floor: Floor, status: render.Status) -> None:
-        async with open_producer(self.bootstrap, self.options.speed) as producer:
+        async with open_producer(self.bootstrap, self.options.speed, self.security) as producer:
             pacer = Pacer(self.options.speed, plan.start_ts, time.monotonic())
             await produce(
                 producer,
@@ -342,7 +347,7 @@ class Demo:
     async def _delete_topics(self) -> None:
         try:
             deleted, left = await asyncio.wait_for(
-                kafka.delete_topics(self.bootstrap, self.tag), 30.0
+                kafka.delete_topics(self.bootstrap, self.tag, security=self.security), 30.0
             )
         except Exception as exc:  # best effort: the run is over either way
             self.say(f"could not delete the topics {self.tag}.*: {exc}", err=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 from typing import Any
@@ -62,14 +63,18 @@ async def serve(settings: Any, token: str | None) -> int:
     from aiohttp import web
 
     from auxstream.ingest.server import KafkaRawProducer, create_ingest_app
+    from auxstream.kafka_security import connect_failure
 
-    producer = KafkaRawProducer(settings.bootstrap_servers)
+    producer = KafkaRawProducer(settings.bootstrap_servers, settings.kafka_security)
     try:
         await producer.start()
     except Exception as exc:  # aiokafka raises several kinds; all mean "no broker"
+        with contextlib.suppress(Exception):
+            await producer.stop()
         where = settings.bootstrap_servers
-        print(f"auxstream ingest http: cannot reach the Kafka broker at {where} "
-              f"({type(exc).__name__}: {exc})", file=sys.stderr)  # fmt: skip
+        generic = f"cannot reach the Kafka broker at {where} ({type(exc).__name__}: {exc})"
+        why = await connect_failure(where, settings.kafka_security, exc, generic)
+        print(f"auxstream ingest http: {why}", file=sys.stderr)
         return 2
     runner = web.AppRunner(create_ingest_app(settings, producer, token), access_log=None)
     await runner.setup()

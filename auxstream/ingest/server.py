@@ -22,6 +22,7 @@ from aiohttp import web
 from auxstream.ingest import signature
 from auxstream.ingest.settings import IngestSettings
 from auxstream.ingest.split import BadBody, Keyed, connect_records, genesys_records, twilio_records
+from auxstream.kafka_security import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger("auxstream.ingest")
 SECRET_HEADER = "X-Auxstream-Secret"  # noqa: S105 - a header name, not a secret
@@ -132,12 +133,16 @@ def create_ingest_app(
 class KafkaRawProducer:
     """:class:`RawProducer` over aiokafka (acks=all: a 200 means the records are stored)."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
+    def __init__(self, bootstrap_servers: str, security: KafkaSecurity = PLAINTEXT) -> None:
         from aiokafka import AIOKafkaProducer
 
         self.bootstrap_servers = bootstrap_servers
+        self.security = security
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5
+            bootstrap_servers=bootstrap_servers,
+            acks="all",
+            linger_ms=5,
+            **security.client_options(),
         )
 
     async def start(self) -> None:

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from auxstream.kafka_security import KafkaSecuritySettings
 
 ENV_PREFIX = "AUXSTREAM_"
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
@@ -23,8 +25,8 @@ class IngestSettingsError(ValueError):
     """Settings that cannot run the receiver; one problem per line."""
 
 
-class IngestSettings(BaseSettings):
-    """What ``auxstream ingest http`` needs."""
+class IngestSettings(KafkaSecuritySettings):
+    """What ``auxstream ingest http`` needs (TLS and SASL for Kafka: ``kafka_security``)."""
 
     # Other AUXSTREAM_ variables belong to the worker: ignored here, not errors.
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
@@ -99,7 +101,10 @@ class IngestSettings(BaseSettings):
         except ValidationError as exc:
             lines = []
             for error in exc.errors():
-                name = str(error["loc"][0]) if error["loc"] else "settings"
+                if not error["loc"]:  # a rule across settings: its message names them
+                    lines += str(error["msg"]).removeprefix("Value error, ").splitlines()
+                    continue
+                name = str(error["loc"][0])
                 source = (
                     f"--{name.replace('_', '-')}"
                     if name in given

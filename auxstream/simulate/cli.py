@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from auxstream.kafka_security import KafkaSecurity
 from auxstream.simulate.config import FaultRates, SimulationConfig
 from auxstream.simulate.generator import simulate, simulate_messages
 from auxstream.simulate.kafka import (
@@ -253,7 +254,9 @@ def _to_kafka(args: argparse.Namespace, config: SimulationConfig, manifest: Mani
     stats = ProduceStats()
     began = time.perf_counter()
     try:
-        asyncio.run(_produce(bootstrap, topic, rate, config, manifest, stats))
+        asyncio.run(
+            _produce(bootstrap, topic, rate, config, manifest, stats, settings.kafka_security)
+        )
     except (BrokerUnreachable, TopicMissing) as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return 2
@@ -280,9 +283,10 @@ async def _produce(
     config: SimulationConfig,
     manifest: Manifest,
     stats: ProduceStats,
+    security: KafkaSecurity,
 ) -> None:
-    await check_topic(bootstrap, topic)
-    async with open_producer(bootstrap, rate) as producer:
+    await check_topic(bootstrap, topic, security)
+    async with open_producer(bootstrap, rate, security) as producer:
         pacer = Pacer(rate, config.start_ts, time.monotonic())
         progress = asyncio.create_task(_progress(stats))
         try:

@@ -30,6 +30,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 
+from auxstream.kafka_security import PLAINTEXT, KafkaSecurity, connect_failure
 from auxstream.simulate.wire import Message
 
 PACED_LINGER_MS = 5
@@ -48,8 +49,8 @@ _RATE = re.compile(r"^(\d+(?:\.\d+)?)x$")
 class BrokerUnreachable(Exception):
     """Kafka did not answer; ``str()`` is the one line to show a person."""
 
-    def __init__(self, bootstrap: str, cause: BaseException) -> None:
-        super().__init__(f"cannot reach Kafka at {bootstrap}: {cause}")
+    def __init__(self, bootstrap: str, cause: BaseException, message: str | None = None) -> None:
+        super().__init__(message or f"cannot reach Kafka at {bootstrap}: {cause}")
         self.bootstrap = bootstrap
 
 
@@ -145,17 +146,23 @@ def _quiet_aiokafka() -> None:
 
 @contextlib.asynccontextmanager
 async def reachable(
-    bootstrap: str, start: Callable[[], Awaitable[object]], stop: Callable[[], Awaitable[object]]
+    bootstrap: str,
+    start: Callable[[], Awaitable[object]],
+    stop: Callable[[], Awaitable[object]],
+    security: KafkaSecurity = PLAINTEXT,
 ) -> AsyncIterator[None]:
-    """Start a Kafka client and stop it after; BrokerUnreachable, naming the address tried,
-    when nothing answers (the client is stopped then too, quietly)."""
+    """Start a Kafka client and stop it after; BrokerUnreachable, naming the address tried and
+    why (nothing answers, authentication failed, ...) when it cannot start (the client is
+    stopped then too, quietly). ``security``: what the client was made with."""
     _quiet_aiokafka()
     try:
         await start()
     except (KafkaError, OSError) as exc:
         with contextlib.suppress(Exception):
             await stop()
-        raise BrokerUnreachable(bootstrap, exc) from None
+        raise BrokerUnreachable(
+            bootstrap, exc, await connect_failure(bootstrap, security, exc)
+        ) from None
     try:
         yield
     finally:
@@ -163,7 +170,9 @@ async def reachable(
 
 
 @contextlib.asynccontextmanager
-async def open_producer(bootstrap: str, rate: Rate) -> AsyncIterator[AIOKafkaProducer]:
+async def open_producer(
+    bootstrap: str, rate: Rate, security: KafkaSecurity = PLAINTEXT
+) -> AsyncIterator[AIOKafkaProducer]:
     """A started producer batching for ``rate``; BrokerUnreachable when Kafka does not answer."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
@@ -171,26 +180,20 @@ async def open_producer(bootstrap: str, rate: Rate) -> AsyncIterator[AIOKafkaPro
         max_batch_size=MAX_BATCH_BYTES,
         partitioner=KeyPartitioner(),
         request_timeout_ms=15_000,
+        **security.client_options(),
     )
     # Stopping the producer flushes what is still batched.
-    async with reachable(bootstrap, producer.start, producer.stop):
+    async with reachable(bootstrap, producer.start, producer.stop, security):
         yield producer
 
 
-async def check_topic(bootstrap: str, topic: str) -> None:
+async def check_topic(bootstrap: str, topic: str, security: KafkaSecurity = PLAINTEXT) -> None:
     """Raise TopicMissing (or BrokerUnreachable) unless ``topic`` exists on the broker."""
-    _quiet_aiokafka()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    try:
-        await admin.start()
-    except (KafkaError, OSError) as exc:
-        with contextlib.suppress(Exception):
-            await admin.close()
-        raise BrokerUnreachable(bootstrap, exc) from None
-    try:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=10_000, **security.client_options()
+    )
+    async with reachable(bootstrap, admin.start, admin.close, security):
         topics = await admin.list_topics()
-    finally:
-        await admin.close()
     if topic not in topics:
         raise TopicMissing(
             f"topic {topic} does not exist on {bootstrap}: create it first with "

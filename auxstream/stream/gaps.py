@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from auxstream.kafka_security import PLAINTEXT, KafkaSecurity
 from auxstream.stream.processor import Inbound, origin_of
 
 log = logging.getLogger("auxstream.stream")
@@ -47,6 +48,8 @@ class GapFiller:
         self.filled = 0
         """Messages read directly because the stream skipped them (a count, for the logs)."""
         self._consumer: AIOKafkaConsumer | None = None
+        self.security: KafkaSecurity = PLAINTEXT
+        """TLS and login of its clients (create_app sets the worker's)."""
 
     async def reset(self, sources: Iterable[Source]) -> None:
         """A new assignment: each partition starts at its committed offset (or its beginning)."""
@@ -54,7 +57,11 @@ class GapFiller:
         self.expected = {}
         if not sources:
             return
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=15_000)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap,
+            request_timeout_ms=15_000,
+            **self.security.client_options(),
+        )
         await admin.start()
         try:
             committed = await admin.list_consumer_group_offsets(self.group_id)
@@ -139,6 +146,7 @@ class GapFiller:
                 group_id=None,
                 isolation_level=self.isolation,
                 auto_offset_reset="earliest",
+                **self.security.client_options(),
             )
             await self._consumer.start()
         return self._consumer

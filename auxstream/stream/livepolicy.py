@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from auxstream.domain.policy import Policy
+from auxstream.kafka_security import connect_failure
 from auxstream.policy import PolicyError, load_policy, policy_from_text
 from auxstream.stream.settings import Settings
 from auxstream.stream.topics import BrokerUnavailable
@@ -74,8 +75,12 @@ def decode(raw: bytes, where: str) -> Published:
 async def publish(settings: Settings, path: Path) -> Policy:
     """Validate ``path`` and write it to the policy topic; returns the policy published."""
     policy, value = encode(path)
+    security = settings.kafka_security
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, acks="all", request_timeout_ms=15_000
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        request_timeout_ms=15_000,
+        **security.client_options(),
     )
     try:
         await producer.start()
@@ -83,7 +88,7 @@ async def publish(settings: Settings, path: Path) -> Policy:
         with contextlib.suppress(Exception):
             await producer.stop()
         raise BrokerUnavailable(
-            f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}"
+            await connect_failure(settings.bootstrap_servers, security, exc)
         ) from None
     try:
         await producer.send_and_wait(settings.policy_topic, value, key=POLICY_KEY, partition=0)
@@ -94,11 +99,13 @@ async def publish(settings: Settings, path: Path) -> Policy:
 
 async def read_published(settings: Settings) -> Published | None:
     """The newest published policy, or None if none was ever published (the topic must exist)."""
+    security = settings.kafka_security
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         request_timeout_ms=15_000,
+        **security.client_options(),
     )
     try:
         await consumer.start()
@@ -106,7 +113,7 @@ async def read_published(settings: Settings) -> Published | None:
         with contextlib.suppress(Exception):
             await consumer.stop()
         raise BrokerUnavailable(
-            f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}"
+            await connect_failure(settings.bootstrap_servers, security, exc)
         ) from None
     try:
         tp = TopicPartition(settings.policy_topic, 0)

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from auxstream.kafka_security import KafkaSecuritySettings
 
 ENV_PREFIX = "AUXSTREAM_"
 WATERMARK_MODES = ("wall-clock", "event-time")
@@ -30,8 +32,12 @@ class SettingsError(ValueError):
     """Settings that cannot run a worker; the message says which and why, one per line."""
 
 
-class Settings(BaseSettings):
-    """Everything a worker (and the topics and policy commands) needs to know."""
+class Settings(KafkaSecuritySettings):
+    """Everything a worker (and the topics and policy commands) needs to know.
+
+    TLS and SASL for Kafka (``security_protocol``, ``sasl_*``, ``ssl_*``) come from
+    :class:`~auxstream.kafka_security.KafkaSecuritySettings`; ``kafka_security`` is the result.
+    """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
 
@@ -89,6 +95,11 @@ class Settings(BaseSettings):
     """Most messages handled between two flushes (one delivery wait, one write per agent)."""
     batch_within_s: float = Field(default=0.5, gt=0.0, le=10.0)
     """Longest time between flushes (records are sent at once; this delays storing and acking)."""
+    producer_linger_s: float = Field(default=0.002, ge=0.0, le=1.0)
+    """How long the producer gathers records into one request. 0 sends each turn of the event
+    loop on its own: thousands of small requests a second, most of a busy worker's time."""
+    producer_batch_bytes: int = Field(default=262_144, ge=16_384, le=8_388_608)
+    """Most bytes per partition in one produce request."""
     stall_timeout_s: float = Field(default=60.0, ge=1.0, le=3600.0)
     """Messages waiting on a partition and none processed this long: the worker stops itself."""
     session_timeout_s: float = Field(default=60.0, ge=6.0, le=1800.0)
@@ -202,10 +213,13 @@ _OPTION = {
 def _explain(exc: ValidationError, given: Mapping[str, Any]) -> str:
     lines = []
     for error in exc.errors():
-        name = str(error["loc"][0]) if error["loc"] else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if not error["loc"]:  # a rule across settings: its message names them
+            lines.extend(message.splitlines())
+            continue
+        name = str(error["loc"][0])
         option = _OPTION.get(name, f"--{name.replace('_', '-')}")
         source = option if name in given else f"{ENV_PREFIX}{name.upper()}"
-        message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             lines.append(f"{ENV_PREFIX}{name.upper()}: unknown setting")
         else:

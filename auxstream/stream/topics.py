@@ -19,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
+from auxstream.kafka_security import connect_failure
 from auxstream.stream.settings import Settings
 
 TOPOLOGY = Path(__file__).resolve().parents[2] / "topologies" / "topics.yaml"
@@ -92,15 +93,18 @@ def _spec(entry: dict[str, Any], settings: Settings) -> TopicSpec:
 @contextlib.asynccontextmanager
 async def admin(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
     """An admin client, or BrokerUnavailable naming the address tried."""
+    security = settings.kafka_security
     client = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=10_000
+        bootstrap_servers=settings.bootstrap_servers,
+        request_timeout_ms=10_000,
+        **security.client_options(),
     )
     try:
         await client.start()
     except (KafkaConnectionError, KafkaError, OSError) as exc:
         await _close_quietly(client)
         raise BrokerUnavailable(
-            f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}"
+            await connect_failure(settings.bootstrap_servers, security, exc)
         ) from None
     try:
         yield client
