@@ -246,3 +246,33 @@ def test_nothing_listening_keeps_the_plain_message() -> None:
     security = KafkaSecurity("SASL_SSL", username="u", password=None)
     why = asyncio.run(connect_failure("127.0.0.1:1", security, OSError("refused")))
     assert why == "cannot reach Kafka at 127.0.0.1:1: refused"
+
+
+def test_the_k8s_overlay_mounts_the_password_as_a_file() -> None:
+    import shutil
+
+    import yaml
+
+    overlay = ROOT / "deploy" / "k8s" / "overlays" / "sasl-scram"
+    patch = yaml.safe_load((overlay / "worker-kafka-security.yaml").read_text())
+    (container,) = patch["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["AUXSTREAM_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert env["AUXSTREAM_SASL_PASSWORD_FILE"].startswith("/etc/auxstream-kafka/user/")
+    assert "AUXSTREAM_SASL_PASSWORD" not in env  # never the password itself
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        return  # the build itself is checked where kubectl exists
+    built = subprocess.run(
+        [kubectl, "kustomize", str(overlay)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    docs = [d for d in yaml.safe_load_all(built.stdout) if d]
+    (sts,) = [d for d in docs if d["kind"] == "StatefulSet"]
+    names = [e["name"] for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert names.count("AUXSTREAM_BROKER") == 1
+    assert any(d["kind"] == "KafkaUser" for d in docs)
