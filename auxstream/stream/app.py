@@ -58,8 +58,6 @@ def create_app(
         topic_replication_factor=settings.replication,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
-        producer_linger=settings.producer_linger_s,
-        producer_max_batch_size=settings.producer_batch_bytes,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         key_serializer="raw",

@@ -248,8 +248,6 @@ def _run_faust(settings: Settings, policy: Any, raw: bytes | None) -> int:
 
     from auxstream.stream.app import create_app
 
-    import os, sys
-    sys.setswitchinterval(float(os.environ.get('X_SWITCH', '0.005')))
     app = create_app(settings, policy, raw)
     worker = faust.Worker(app, loglevel=settings.loglevel, quiet=True, redirect_stdouts=False)
     try:

@@ -95,11 +95,6 @@ class Settings(KafkaSecuritySettings):
     """Most messages handled between two flushes (one delivery wait, one write per agent)."""
     batch_within_s: float = Field(default=0.5, gt=0.0, le=10.0)
     """Longest time between flushes (records are sent at once; this delays storing and acking)."""
-    producer_linger_s: float = Field(default=0.002, ge=0.0, le=1.0)
-    """How long the producer gathers records into one request. 0 sends each turn of the event
-    loop on its own: thousands of small requests a second, most of a busy worker's time."""
-    producer_batch_bytes: int = Field(default=262_144, ge=16_384, le=8_388_608)
-    """Most bytes per partition in one produce request."""
     stall_timeout_s: float = Field(default=60.0, ge=1.0, le=3600.0)
     """Messages waiting on a partition and none processed this long: the worker stops itself."""
     session_timeout_s: float = Field(default=60.0, ge=6.0, le=1800.0)
