@@ -9,7 +9,7 @@ STAMP := $(VENV)/.stamp
 KAFKA := scripts/kafka.sh
 PYTEST_ARGS ?=
 
-.PHONY: help venv test test-unit test-integration lint fmt kafka-jars kafka-up kafka-down \
+.PHONY: help venv native test test-unit test-integration lint fmt kafka-jars kafka-up kafka-down \
         kafka-status prometheus demo bench-core reliability clean distclean
 
 help: ## List the targets, one line each
@@ -28,11 +28,17 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create .venv and install auxstream with its dev tools (only when pyproject.toml changed)
 
-test: venv kafka-jars prometheus ## Run all tests but the slow ones (integration tests start their own Kafka on 127.0.0.1)
+# The core compiled with mypyc into auxstream/_native/ (see auxstream/_native.py): a no-op when
+# the build matches the sources (SHA-256 of each), a warning and pure Python when it fails.
+native: venv ## Compile the core with mypyc (auxstream/_native/; pure Python if it cannot)
+	@mkdir -p .cache
+	flock .cache/native.lock $(PY) -m auxstream._build_native
+
+test: venv native kafka-jars prometheus ## Run all tests but the slow ones (integration tests start their own Kafka on 127.0.0.1)
 	$(PY) -m pytest -q -m "not slow" tests $(PYTEST_ARGS)
 
 # pytest exits 5 when it collects nothing; an empty unit folder is not a failure.
-test-unit: venv ## Run the unit tests only (no broker)
+test-unit: venv native ## Run the unit tests only (no broker)
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] && echo "no unit tests yet"; [ $$rc -eq 5 ]; }
 
 test-integration: venv kafka-jars prometheus ## Run the integration tests only (starts a private broker)
@@ -79,13 +85,13 @@ BENCH_ARGS ?=
 bench: venv kafka-jars ## Benchmark a worker on a private Kafka broker vs a bare consumer and plain Faust (~15 min)
 	$(PY) -m bench.stream $(BENCH_ARGS)
 
-bench-core: venv ## Benchmark the pure engine (no broker)
+bench-core: venv native ## Benchmark the pure engine (no broker)
 	$(PY) -m bench.core
 
 clean: ## Stop the local broker; remove its data, caches and build output (keeps .venv and jars)
 	-$(KAFKA) down
 	-for dir in .kafka/test/*/; do [ -d "$$dir" ] && KAFKA_DIR="$$dir" $(KAFKA) down; done
-	rm -rf .kafka .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info out
+	rm -rf .kafka .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info out auxstream/_native
 	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 distclean: clean ## clean, and also remove .venv and the fetched Kafka jars

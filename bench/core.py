@@ -123,6 +123,15 @@ def main() -> int:
         )
     rate = lines / replay_cpu
     ratio = replay_cpu / parse_cpu
+    # Whether that replay ran the mypyc-compiled core (auxstream/_native.py) or pure Python.
+    core = subprocess.run(  # noqa: S603 - our own interpreter
+        [py, "-c", "import auxstream._native as n; print(n.STATUS)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout.strip()
+    load = os.getloadavg()
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -130,6 +139,8 @@ def main() -> int:
             "python": sys.version.split()[0],
             "platform": sys.platform,
         },
+        "core": core,
+        "load_average": [round(x, 2) for x in load],
         "agents": args.agents,
         "hours": args.hours,
         "events": lines,
@@ -160,6 +171,7 @@ def main() -> int:
         f"replay: {replay_cpu:.2f} s cpu, {replay_wall:.2f} s wall -> {rate:,.0f} events/s per core"
     )
     print(f"replay / bare parse: {ratio:.1f}x   peak memory: {replay_mb:.0f} MB")
+    print(f"core: {core}   load average after the run: {' '.join(f'{x:.2f}' for x in load)}")
     for name, ok in result["met"].items():
         print(f"  target {name}: {'met' if ok else 'NOT met'}")
     results = Path(args.results)

@@ -117,23 +117,21 @@ def test_the_worker_processor_never_raises(policy: Policy, batch: list[Any]) -> 
 @given(lines=st.lists(messages.filter(lambda m: m is not None), min_size=1, max_size=20))
 def test_replay_feed_line_never_raises(policy: Policy, lines: list[bytes]) -> None:
     out: Counter[str] = Counter()
-    replayer = Replayer(policy, lambda name, key, line: out.update([name]))
-    letters: list[bytes] = []
-    replayer._dead_letter = _recording(replayer._dead_letter, letters)  # type: ignore[method-assign]
+
+    # Dead letters are checked where they come out (the Replayer may be compiled by mypyc,
+    # whose classes do not allow replacing a method on an instance).
+    def emit(name: str, key: tuple[object, ...], line: bytes) -> None:
+        out.update([name])
+        if name == "deadletters":
+            record = orjson.loads(line)
+            assert record["reason"] in ("invalid", "late") and record["error"]
+
+    replayer = Replayer(policy, emit)
     for line in lines:
         replayer.feed_line(line)
     replayer.finish()
     outcomes = replayer.stats
     assert outcomes.lines == len(lines)
-
-
-def _recording(inner: Any, seen: list[bytes]) -> Any:
-    def wrapper(reason: str, error: str, line: bytes, offset: int) -> None:
-        assert reason in ("invalid", "late") and error
-        seen.append(line)
-        inner(reason, error, line, offset)
-
-    return wrapper
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from auxstream.domain.engine import new_agent
+from auxstream.domain.events import AgentEvent
 from auxstream.domain.timefmt import parse_ts
 from auxstream.policy import load_policy
 from auxstream.stream.metrics import OTHER, LabelCap, OutputMetrics, WorkerCollector
@@ -124,11 +125,12 @@ def test_label_cap_is_sticky_and_bounded() -> None:
 def test_event_lag_is_never_negative() -> None:
     registry = CollectorRegistry()
     outputs = OutputMetrics(registry, clock=lambda: 0.0)
-    event = SimpleNamespace(ts=5_000)
+    # A real event: the core's classes may be compiled by mypyc, which checks field types.
+    event = AgentEvent("e1", "a", 5_000, "ready")
     outputs.observe([SimpleNamespace.__new__(SimpleNamespace)])  # not an output: ignored
     from auxstream.domain.outputs import Outcome
 
-    outputs.observe([Outcome(event, "applied")])  # type: ignore[arg-type]
+    outputs.observe([Outcome(event, "applied")])
     assert registry.get_sample_value("auxstream_event_lag_seconds_bucket", {"le": "0.1"}) == 1
 
 
