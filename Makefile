@@ -10,7 +10,7 @@ KAFKA := scripts/kafka.sh
 PYTEST_ARGS ?=
 
 .PHONY: help venv native test test-unit test-integration lint fmt kafka-jars kafka-up kafka-down \
-        kafka-status prometheus demo bench-core reliability clean distclean
+        kafka-status prometheus demo bench-core reliability soak clean distclean
 
 help: ## List the targets, one line each
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -87,6 +87,14 @@ bench: venv kafka-jars ## Benchmark a worker on a private Kafka broker vs a bare
 
 bench-core: venv native ## Benchmark the pure engine (no broker)
 	$(PY) -m bench.core
+
+# SOAK_MINUTES shortens the feed (make soak SOAK_MINUTES=6); SOAK_AT=<git ref> runs auxstream/ as
+# committed there (exported to /tmp), not the work tree; SOAK_ARGS passes more options.
+SOAK_MINUTES ?= 120
+SOAK_AT ?=
+SOAK_ARGS ?=
+soak: venv kafka-jars ## Two hours of a simulated centre at 20x on a private broker: RSS and lag slopes (docs/soak.md)
+	$(PY) -m bench.soak --minutes $(SOAK_MINUTES) $(if $(SOAK_AT),--at $(SOAK_AT)) $(SOAK_ARGS)
 
 clean: ## Stop the local broker; remove its data, caches and build output (keeps .venv and jars)
 	-$(KAFKA) down
