@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from auxstream.domain.timefmt import DAY_MS
 
-_QUARTER_MS = 900_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_DATE = date(1970, 1, 1)
+_QUARTER_MS: Final = 900_000
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DATE: Final = date(1970, 1, 1)
 
 
 class Calendar:

@@ -7,31 +7,30 @@ message on the hot path; the JSON Schema in ``schemas/`` documents the same rule
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from auxstream.domain.timefmt import DAY_MS, TS_PARSED, TimestampError, parse_ts
 
-LOGIN = "login"
-LOGOUT = "logout"
-READY = "ready"
-NOT_READY = "not_ready"
-CONTACT_START = "contact_start"
-CONTACT_END = "contact_end"
-EVENT_TYPES = frozenset({LOGIN, LOGOUT, READY, NOT_READY, CONTACT_START, CONTACT_END})
+LOGIN: Final = "login"
+LOGOUT: Final = "logout"
+READY: Final = "ready"
+NOT_READY: Final = "not_ready"
+CONTACT_START: Final = "contact_start"
+CONTACT_END: Final = "contact_end"
+EVENT_TYPES: Final = frozenset({LOGIN, LOGOUT, READY, NOT_READY, CONTACT_START, CONTACT_END})
 
-MAX_ID_LEN = 128
-FUTURE_LIMIT_MS = DAY_MS
+MAX_ID_LEN: Final = 128
+FUTURE_LIMIT_MS: Final = DAY_MS
 
 
-_OPTIONAL_TEXT = (str, type(None))
-_TS_PARSED_GET = TS_PARSED.get
+_OPTIONAL_TEXT: Final = (str, type(None))
 
 
 class InvalidEvent(ValueError):
     """An input that is not a valid agent event; the message is the dead letter's error."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class AgentEvent:
     """One agent state change as the ACD reported it, validated."""
 
@@ -54,6 +53,28 @@ class AgentEvent:
 
     def order_key(self) -> tuple[int, int]:
         return (self.ts, -1 if self.seq is None else self.seq)
+
+    def __init__(
+        self,
+        event_id: str,
+        agent_id: str,
+        ts: int,
+        type: str,
+        reason_code: str | None = None,
+        team: str | None = None,
+        site: str | None = None,
+        source: str | None = None,
+        seq: int | None = None,
+    ) -> None:
+        self.event_id = event_id
+        self.agent_id = agent_id
+        self.ts = ts
+        self.type = type
+        self.reason_code = reason_code
+        self.team = team
+        self.site = site
+        self.source = source
+        self.seq = seq
 
 
 def _text(obj: dict[str, Any], name: str, *, required: bool) -> str | None:
@@ -96,7 +117,7 @@ def event_from_dict(obj: Any, newest_ts: int | None = None) -> AgentEvent:
         raise InvalidEvent(
             "missing field 'ts'" if raw_ts is None else "field 'ts' must be a string"
         )
-    ts = _TS_PARSED_GET(raw_ts)  # parse_ts's memo, looked up inline (once per message)
+    ts = TS_PARSED.get(raw_ts)  # parse_ts's memo, looked up inline (once per message)
     if ts is None:
         try:
             ts = parse_ts(raw_ts)

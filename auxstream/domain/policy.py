@@ -7,8 +7,16 @@ core only needs fast lookups of a code's thresholds for an agent's team.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
-CATEGORIES = ("break", "personal", "non_call_work", "development", "operational", "wellbeing")
+CATEGORIES: Final = (
+    "break",
+    "personal",
+    "non_call_work",
+    "development",
+    "operational",
+    "wellbeing",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ moment in event time the rule was met, not when anything noticed.
 from __future__ import annotations
 
 import hashlib
+from typing import Final
 
 from auxstream.domain.calendar import Calendar
 from auxstream.domain.outputs import Detection
@@ -15,15 +16,22 @@ from auxstream.domain.policy import Policy
 from auxstream.domain.state import AgentState
 from auxstream.domain.wording import code_name, duration_text
 
-OCCURRENCE_LIMIT = "occurrence_limit"
-DAILY_LIMIT = "daily_limit"
-RAPID_SWITCHING = "rapid_switching"
-AUX_AFTER_CONTACT = "aux_after_contact"
-SHORT_AUX = "short_aux"
-STUCK_STATE = "stuck_state"
-RULES = (OCCURRENCE_LIMIT, DAILY_LIMIT, RAPID_SWITCHING, AUX_AFTER_CONTACT, SHORT_AUX, STUCK_STATE)
+OCCURRENCE_LIMIT: Final = "occurrence_limit"
+DAILY_LIMIT: Final = "daily_limit"
+RAPID_SWITCHING: Final = "rapid_switching"
+AUX_AFTER_CONTACT: Final = "aux_after_contact"
+SHORT_AUX: Final = "short_aux"
+STUCK_STATE: Final = "stuck_state"
+RULES: Final = (
+    OCCURRENCE_LIMIT,
+    DAILY_LIMIT,
+    RAPID_SWITCHING,
+    AUX_AFTER_CONTACT,
+    SHORT_AUX,
+    STUCK_STATE,
+)
 
-SEVERITY = {
+SEVERITY: Final = {
     OCCURRENCE_LIMIT: "warning",
     DAILY_LIMIT: "warning",
     RAPID_SWITCHING: "info",

@@ -8,14 +8,15 @@ Times are epoch milliseconds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from auxstream.domain.events import AgentEvent
 
-LOGGED_OUT = "logged_out"
-READY = "ready"
-NOT_READY = "not_ready"
-ON_CONTACT = "on_contact"
-STATES = (LOGGED_OUT, READY, NOT_READY, ON_CONTACT)
+LOGGED_OUT: Final = "logged_out"
+READY: Final = "ready"
+NOT_READY: Final = "not_ready"
+ON_CONTACT: Final = "on_contact"
+STATES: Final = (LOGGED_OUT, READY, NOT_READY, ON_CONTACT)
 
 
 @dataclass(slots=True)

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Final
 
 import orjson
 
@@ -46,7 +47,7 @@ from auxstream.records import (
 Emit = Callable[[str, tuple[object, ...], bytes], None]
 # called with one record of a kind: the flat tuple (*sort key, JSON line)
 Add = Callable[[tuple[object, ...]], None]
-RECORD_NAMES = ("segments", "intervals", "durations", "detections", "checkins")
+RECORD_NAMES: Final = ("segments", "intervals", "durations", "detections", "checkins")
 
 
 @dataclass
@@ -216,14 +217,20 @@ class Replayer:
         self.emit("deadletters", (offset,), records.dumps(records.dead_letter(record)) + b"\n")
 
     def _route(self, outputs: list[Output]) -> str | None:
-        """Write each output; return the error if the received event itself was late."""
+        """Write each output; return the error if the received event itself was late.
+
+        The first key of every sink entry, an event time, is a float: exact for any epoch
+        millisecond below 2**53 (the year 287,000), so the order is the integer order, and a
+        list of tuples whose first items are all floats sorts with a plain C comparison of
+        doubles (milliseconds are too large for the sort's single-digit integer fast path).
+        """
         late: str | None = None
         stats = self.stats
         for out in outputs:
             # Segments and outcomes are most of the outputs: tested first. isinstance (exact
             # types, no subclasses exist) both dispatches and narrows the type for mypy.
             if isinstance(out, Segment):
-                self._add_segment((out.end, out.agent_id, out.start, segment_line(out)))
+                self._add_segment((float(out.end), out.agent_id, out.start, segment_line(out)))
                 self._segments += 1
             elif isinstance(out, Outcome):
                 outcome = out.outcome
@@ -246,18 +253,20 @@ class Replayer:
                 if event.reason_code is not None:
                     stats.used_codes[event.reason_code] += 1
             elif isinstance(out, Duration):
-                self._add_duration((out.as_of, out.agent_id, out.reason_code, duration_line(out)))
+                self._add_duration(
+                    (float(out.as_of), out.agent_id, out.reason_code, duration_line(out))
+                )
                 self._durations += 1
             elif isinstance(out, Interval):
                 self._add_interval(
-                    (out.interval_start, out.agent_id, out.revision, interval_line(out))
+                    (float(out.interval_start), out.agent_id, out.revision, interval_line(out))
                 )
                 self._intervals += 1
             elif isinstance(out, Detection):
                 stats.detections[out.rule] += 1
                 stats.records["detections"] += 1
-                self._add_detection((out.ts, out.agent_id, out.rule, detection_line(out)))
+                self._add_detection((float(out.ts), out.agent_id, out.rule, detection_line(out)))
             elif isinstance(out, CheckIn):
                 stats.records["checkins"] += 1
-                self._add_checkin((out.ts, out.agent_id, checkin_line(out)))
+                self._add_checkin((float(out.ts), out.agent_id, checkin_line(out)))
         return late

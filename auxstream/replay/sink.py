@@ -17,11 +17,11 @@ import tempfile
 from bisect import bisect_right
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Final
 
 Entry = tuple[Any, ...]
 
-_RUN_BATCH = 4096
+_RUN_BATCH: Final = 4096
 
 
 class SortedFile:

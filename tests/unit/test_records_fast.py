@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from auxstream import records
 from auxstream.domain.outputs import CheckIn, Detection, Duration, Interval, Segment
+from auxstream.domain.timefmt import format_ts
 
 from .test_schemas import checkins, detections, durations, intervals, segments
 
@@ -41,3 +44,11 @@ def test_detection_line(rec: Detection) -> None:
 @given(checkins)
 def test_checkin_line(rec: CheckIn) -> None:
     assert records.checkin_line(rec) == records.dumps(records.checkin(rec)) + b"\n"
+
+
+@given(st.integers(-62_135_596_800_000, 253_402_300_799_999))
+def test_format_ts_is_strftime(ms: int) -> None:
+    """format_ts works out the time of day itself; it must equal datetime's text."""
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    expected = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    assert format_ts(ms) == expected
