@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import insort
+from typing import Final
 
 from auxstream.domain import rules, timeline
 from auxstream.domain.calendar import Calendar, calendar_for
@@ -41,6 +42,31 @@ Step = tuple[AgentState, list[Output]]
 __all__ = ["advance", "apply", "new_agent", "next_due", "release"]
 
 
+class _LastCalendar:
+    """The calendar of the policy used last: one identity check per call instead of an
+    ``lru_cache`` lookup (policies are frozen, so the same object has the same calendar)."""
+
+    __slots__ = ("cal", "policy")
+
+    def __init__(self) -> None:
+        self.policy: Policy | None = None
+        self.cal: Calendar | None = None
+
+
+_LAST: Final = _LastCalendar()
+
+
+def _calendar(policy: Policy) -> Calendar:
+    """``calendar_for`` the policy's zone and interval."""
+    last = _LAST
+    cal = last.cal
+    if cal is None or last.policy is not policy:
+        cal = calendar_for(policy.timezone, policy.interval_minutes)
+        last.policy = policy
+        last.cal = cal
+    return cal
+
+
 def new_agent(agent_id: str) -> AgentState:
     return AgentState(agent_id)
 
@@ -55,24 +81,35 @@ def apply(state: AgentState, event: AgentEvent, policy: Policy) -> Step:
         return state, out
     ts = event.ts
     seq = event.seq
-    key = (ts, -1 if seq is None else seq)  # event.order_key(), without the call
-    if state.last_key is not None and key < state.last_key:
-        out.append(Outcome(event, LATE, "late: older than an event already applied for this agent"))
-        return state, out
+    order = -1 if seq is None else seq
+    # (ts, order) < state.last_key, and below (ts, order) >= newest.order_key(), compared
+    # field by field: no tuple is built, and compiled code compares machine integers.
+    last_key = state.last_key
+    if last_key is not None:
+        last_ts = last_key[0]
+        if ts < last_ts or (ts == last_ts and order < last_key[1]):
+            out.append(
+                Outcome(event, LATE, "late: older than an event already applied for this agent")
+            )
+            return state, out
     seen[event_id] = ts
     held = state.held
     if not held:
         held.append(event)
     else:
         newest = held[-1]
-        if newest.ts < ts or newest.order_key() <= key:
+        newest_ts = newest.ts
+        newest_seq = newest.seq
+        if newest_ts < ts or (
+            newest_ts == ts and (-1 if newest_seq is None else newest_seq) <= order
+        ):
             held.append(event)
         else:
             insort(held, event, key=AgentEvent.order_key)
     # Held events are in event-time order, so the newest is the last one.
     cutoff = held[-1].ts - int(policy.grace_s * 1000)
     if held[0].ts <= cutoff:
-        cal = calendar_for(policy.timezone, policy.interval_minutes)
+        cal = _calendar(policy)
         while held and held[0].ts <= cutoff:
             _apply_released(state, held.pop(0), policy, cal, out)
     return state, out
@@ -81,7 +118,7 @@ def apply(state: AgentState, event: AgentEvent, policy: Policy) -> Step:
 def release(state: AgentState, policy: Policy) -> Step:
     """Apply every held event now (grace expired, or the input ended)."""
     out: list[Output] = []
-    cal = calendar_for(policy.timezone, policy.interval_minutes)
+    cal = _calendar(policy)
     while state.held:
         _apply_released(state, state.held.pop(0), policy, cal, out)
     return state, out
@@ -100,7 +137,7 @@ def advance(state: AgentState, watermark: int, policy: Policy) -> Step:
     )
     if until <= reached:
         return state, out
-    cal = calendar_for(policy.timezone, policy.interval_minutes)
+    cal = _calendar(policy)
     timeline.limits_until(state, until, policy, cal, out)
     timeline.provisional_until(state, until, cal, out, revise=False)
     state.advanced_to = until
@@ -109,7 +146,7 @@ def advance(state: AgentState, watermark: int, policy: Policy) -> Step:
 
 def next_due(state: AgentState, policy: Policy) -> int | None:
     """The earliest watermark at which ``advance`` would produce something."""
-    return timeline.next_due(state, policy, calendar_for(policy.timezone, policy.interval_minutes))
+    return timeline.next_due(state, policy, _calendar(policy))
 
 
 def _target(event: AgentEvent, policy: Policy) -> tuple[str, str | None]:

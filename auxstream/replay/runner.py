@@ -105,7 +105,6 @@ class Replayer:
         self._due_at: dict[str, int] = {}
         # engine.next_due without its calendar lookup (called once per line).
         self._cal = calendar_for(policy.timezone, policy.interval_minutes)
-        self._next_due = timeline.next_due
         add = (
             sinks
             if sinks is not None
@@ -152,7 +151,7 @@ class Replayer:
         if late is not None:
             self._dead_letter(LATE, late, line, offset)
         # self._reschedule(state), written out: it runs once per line.
-        at = self._next_due(state, self.policy, self._cal)
+        at = timeline.next_due(state, self.policy, self._cal)
         if at is None:
             if self._due_at:
                 self._due_at.pop(state.agent_id, None)
@@ -199,7 +198,7 @@ class Replayer:
             self._reschedule(state)
 
     def _reschedule(self, state: AgentState) -> None:
-        at = self._next_due(state, self.policy, self._cal)
+        at = timeline.next_due(state, self.policy, self._cal)
         if at is None:
             if self._due_at:
                 self._due_at.pop(state.agent_id, None)
