@@ -54,12 +54,14 @@ class AgentEvent:
     def order_key(self) -> tuple[int, int]:
         return (self.ts, -1 if self.seq is None else self.seq)
 
+    # The defaults only let ``AgentEvent.__new__(AgentEvent)`` work, which unpickling the
+    # agent states stored before ``__reduce__`` existed needs when the class is compiled.
     def __init__(
         self,
-        event_id: str,
-        agent_id: str,
-        ts: int,
-        type: str,
+        event_id: str = "",
+        agent_id: str = "",
+        ts: int = 0,
+        type: str = "",
         reason_code: str | None = None,
         team: str | None = None,
         site: str | None = None,
@@ -75,6 +77,31 @@ class AgentEvent:
         self.site = site
         self.source = source
         self.seq = seq
+
+    def __reduce__(self) -> tuple[Any, tuple[object, ...]]:
+        """Pickle as a constructor call: the same bytes whether the class is compiled by
+        mypyc or not, so stored agent states move between compiled and pure workers."""
+        return (
+            AgentEvent,
+            (
+                self.event_id,
+                self.agent_id,
+                self.ts,
+                self.type,
+                self.reason_code,
+                self.team,
+                self.site,
+                self.source,
+                self.seq,
+            ),
+        )
+
+    def __setstate__(self, state: Any) -> None:
+        # Events pickled before __reduce__ existed: (None, {slot: value}).
+        if isinstance(state, tuple):
+            state = state[1]
+        for name, value in state.items():
+            setattr(self, name, value)
 
 
 def _text(obj: dict[str, Any], name: str, *, required: bool) -> str | None:

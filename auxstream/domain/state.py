@@ -7,8 +7,8 @@ Times are epoch milliseconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Final
+from dataclasses import dataclass, field, fields
+from typing import Any, Final
 
 from auxstream.domain.events import AgentEvent
 
@@ -74,3 +74,19 @@ class AgentState:
     @property
     def logged_in(self) -> bool:
         return self.state != LOGGED_OUT
+
+    def __reduce__(self) -> tuple[Any, tuple[str], dict[str, Any]]:
+        """Pickle as the constructor plus a field dict: the same bytes whether the class is
+        compiled by mypyc or not, so stored agent states move between compiled and pure
+        workers (the stream keeps them in a changelog)."""
+        return (AgentState, (self.agent_id,), {name: getattr(self, name) for name in _FIELDS})
+
+    def __setstate__(self, state: Any) -> None:
+        # Also reads states pickled before __reduce__ existed: (None, {slot: value}).
+        if isinstance(state, tuple):
+            state = state[1]
+        for name, value in state.items():
+            setattr(self, name, value)
+
+
+_FIELDS: Final = tuple(f.name for f in fields(AgentState))

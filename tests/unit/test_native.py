@@ -7,6 +7,7 @@ missing or stale the comparison is skipped (the rest of the suite then ran pure 
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,13 @@ from pathlib import Path
 import pytest
 
 from auxstream import _native
+from auxstream.domain.state import AgentState
+from auxstream.policy import load_policy
+from auxstream.replay.runner import Replayer
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "examples" / "policy.yaml"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FILES = (
     "segments",
     "intervals",
@@ -94,3 +99,35 @@ def test_an_edited_source_disables_the_compiled_core(monkeypatch: pytest.MonkeyP
 def test_pure_is_forced_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(_native.PURE_ENV, "1")
     assert _native._check() == (None, "pure")
+
+
+def _states_after(lines: int) -> dict[str, AgentState]:
+    replayer = Replayer(load_policy(POLICY), lambda name, key, line: None)
+    for line in (ROOT / "examples" / "example-day.jsonl").read_bytes().splitlines()[:lines]:
+        replayer.feed_line(line)
+    return replayer.states
+
+
+def test_agent_states_stored_before_reduce_still_load() -> None:
+    """The stream keeps pickled AgentState in its changelog: states pickled by the pure
+    dataclasses before they had __reduce__ load in the compiled classes too."""
+    blobs = pickle.loads((FIXTURES / "agent-states-before-reduce.pickle").read_bytes())  # noqa: S301 - our fixture
+    expected = _states_after(20)
+    assert sum(len(state.held) for state in expected.values()) == 3
+    assert {k: pickle.loads(v) for k, v in blobs.items()} == expected  # noqa: S301 - as above
+
+
+def test_agent_states_move_between_compiled_and_pure(tmp_path: Path) -> None:
+    """A state pickled by one build loads in the other, both ways."""
+    code = (
+        "import pickle, sys; sys.path.insert(0, 'tests/unit');"
+        "from test_native import _states_after;"
+        "open(sys.argv[1], 'wb').write(pickle.dumps(_states_after(20), protocol=5))"
+    )
+    for pure in (True, False):
+        env = {k: v for k, v in os.environ.items() if k != _native.PURE_ENV}
+        if pure:
+            env[_native.PURE_ENV] = "1"
+        out = tmp_path / f"states-{pure}.pickle"
+        subprocess.run([sys.executable, "-c", code, str(out)], check=True, cwd=ROOT, env=env)
+        assert pickle.loads(out.read_bytes()) == _states_after(20)  # noqa: S301 - our own file
