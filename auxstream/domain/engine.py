@@ -356,9 +356,17 @@ def _forget_old(state: AgentState, now: int) -> None:
     """
     state.seen_pruned_at = now
     horizon = now - DAY_MS - HOUR_MS
-    # Rebuilding the table is the cost; in a day's replay nothing is old enough yet.
-    if state.seen and min(state.seen.values()) < horizon:
-        state.seen = {event_id: ts for event_id, ts in state.seen.items() if ts >= horizon}
+    # Rebuilding the table is the cost; in a day's replay nothing is old enough yet. The
+    # oldest time is known from the last pruning: every event accepted since is at least as
+    # new as the event applied then (older ones are late), so the table needs a scan only
+    # once that oldest time falls behind the horizon.
+    floor = state.seen_floor
+    if state.seen and (floor is None or floor < horizon):
+        oldest = min(state.seen.values())
+        if oldest < horizon:
+            state.seen = {event_id: ts for event_id, ts in state.seen.items() if ts >= horizon}
+            oldest = min(state.seen.values()) if state.seen else now
+        state.seen_floor = oldest
     if len(state.days) > 2:
         keep = sorted(state.days)[-2:]
         state.days = {day: state.days[day] for day in keep}

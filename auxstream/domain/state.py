@@ -47,6 +47,10 @@ class AgentState:
     seen: dict[str, int] = field(default_factory=dict)
     """event_id -> ts of accepted events, kept for at least 24 h of event time."""
     seen_pruned_at: int = 0
+    seen_floor: int | None = field(default=None, compare=False)
+    """No ``seen`` time is older than this (the oldest at the last pruning, or None when not
+    known): spares the hourly pruning its scan while nothing can be old enough. A cache,
+    left out of comparisons."""
 
     # The reporting interval being accumulated up to ``committed``.
     iv_start: int | None = None
@@ -82,9 +86,11 @@ class AgentState:
         return (AgentState, (self.agent_id,), {name: getattr(self, name) for name in _FIELDS})
 
     def __setstate__(self, state: Any) -> None:
-        # Also reads states pickled before __reduce__ existed: (None, {slot: value}).
+        # Also reads states pickled before __reduce__ existed: (None, {slot: value}),
+        # restored without __init__, so the fields they lack get their defaults first.
         if isinstance(state, tuple):
             state = state[1]
+            AgentState.__init__(self, state["agent_id"])
         for name, value in state.items():
             setattr(self, name, value)
 
