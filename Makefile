@@ -30,9 +30,10 @@ venv: $(STAMP) ## Create .venv and install auxstream with its dev tools (only wh
 
 # The core compiled with mypyc into auxstream/_native/ (see auxstream/_native.py): a no-op when
 # the build matches the sources (SHA-256 of each), a warning and pure Python when it fails.
+# AUXSTREAM_PURE=1 keeps the import of auxstream itself from warning about the old build.
 native: venv ## Compile the core with mypyc (auxstream/_native/; pure Python if it cannot)
 	@mkdir -p .cache
-	flock .cache/native.lock $(PY) -m auxstream._build_native
+	AUXSTREAM_PURE=1 flock .cache/native.lock $(PY) -m auxstream._build_native
 
 test: venv native kafka-jars prometheus ## Run all tests but the slow ones (integration tests start their own Kafka on 127.0.0.1)
 	$(PY) -m pytest -q -m "not slow" tests $(PYTEST_ARGS)
