@@ -8,14 +8,14 @@ is what makes the worker at-least-once.
 
 from __future__ import annotations
 
-from typing import Any, cast
-
 import faust
 
 from auxstream.adapters.stream import register_vendor_agents
 from auxstream.domain.policy import Policy
 from auxstream.policy import load_policy
 from auxstream.stream.api import register_api
+from auxstream.stream.fetch import WorkerApp
+from auxstream.stream.intake import intake_topic
 from auxstream.stream.metrics import register_metrics
 from auxstream.stream.settings import Settings
 from auxstream.stream.shell import Shell
@@ -46,7 +46,7 @@ def create_app(
         if settings.policy is None:
             raise ValueError("no policy: pass one, or set settings.policy")
         policy = load_policy(settings.policy)
-    app = faust.App(
+    app = WorkerApp(
         settings.app_id,
         broker=settings.broker,
         # TLS and SASL (AUXSTREAM_SECURITY_PROTOCOL, ...): None for PLAINTEXT
@@ -58,6 +58,8 @@ def create_app(
         topic_replication_factor=settings.replication,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
+        producer_linger=settings.producer_linger_s,
+        producer_max_batch_size=settings.producer_batch_bytes,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         key_serializer="raw",
@@ -99,20 +101,21 @@ def create_app(
         recovery_buffer_size=1,
         help="The published policy (auxstream policy publish).",
     )
-    events = app.topic(
-        settings.input_topic,
-        settings.repartition_topic,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
+    # The input and repartition topics, delivered in bulk (see auxstream.stream.intake).
+    intake = intake_topic(
+        app, [settings.input_topic, settings.repartition_topic], settings.intake_max
+    ).intake
+    shell.intake = intake
+    app.watch_deliveries(intake)
 
-    @app.agent(events, name="agent-events")
-    async def agent_events(stream: faust.StreamT[Any]) -> None:
-        """Agent events one by one, in partition order; acked only after their flush."""
-        shell.stream = cast(faust.Stream[Any], stream).noack()
-        async for event in shell.stream.events():
-            # Decode, validate, re-key or apply; count the outcome; hand the records to Kafka.
-            await shell.handle(event)
+    @app.task
+    async def agent_events() -> None:
+        """Agent events in batches, in partition order; acked only after their flush."""
+        while not app.should_stop:
+            generation, batch = await intake.take(settings.batch_max, settings.batch_within_s)
+            if batch:
+                # Decode, validate, re-key or apply; count outcomes; hand the records to Kafka.
+                await shell.handle_batch(generation, batch)
 
     @app.timer(settings.batch_within_s, name="flush")
     async def flush() -> None:

@@ -236,6 +236,23 @@ class WorkerCollector(Collector):
             ["table"],
             [(("agents",), len(processor.states))],
         )
+        counts = processor.counts
+        yield _counter(
+            "auxstream_records",
+            "Records produced, by record (the six outputs, and 'repartition' for re-keyed events).",
+            ["record"],
+            [
+                *(((name,), value) for name, value in sorted(counts.records.items())),
+                (("repartition",), counts.rekeyed),
+            ],
+        )
+        yield _counter(
+            "auxstream_agent_writes",
+            "Agent states written to the agents table (and its changelog), one per changed "
+            "agent per flush.",
+            [],
+            [((), self.shell.store.written)],
+        )
         yield _gauge(
             "auxstream_held_agents",
             "Agents holding events in their grace window.",

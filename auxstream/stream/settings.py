@@ -91,10 +91,17 @@ class Settings(KafkaSecuritySettings):
     """``wall-clock``: time moves on while the floor is quiet; ``event-time``: never the clock."""
     tick_s: float = Field(default=0.5, gt=0.0, le=60.0)
     """Seconds between ticks: watermark, release of held events, advancing silent agents."""
-    batch_max: int = Field(default=2000, ge=1, le=100_000)
+    batch_max: int = Field(default=10_000, ge=1, le=100_000)
     """Most messages handled between two flushes (one delivery wait, one write per agent)."""
     batch_within_s: float = Field(default=0.5, gt=0.0, le=10.0)
     """Longest time between flushes (records are sent at once; this delays storing and acking)."""
+    intake_max: int = Field(default=50_000, ge=1, le=1_000_000)
+    """Most messages fetched and waiting for the worker; Faust's fetching waits beyond it."""
+    producer_linger_s: float = Field(default=0.002, ge=0.0, le=1.0)
+    """How long the producer gathers records into one request. 0 sends each turn of the event
+    loop on its own: thousands of small requests a second, most of a busy worker's time."""
+    producer_batch_bytes: int = Field(default=262_144, ge=16_384, le=8_388_608)
+    """Most bytes per partition in one produce request."""
     stall_timeout_s: float = Field(default=60.0, ge=1.0, le=3600.0)
     """Messages waiting on a partition and none processed this long: the worker stops itself."""
     session_timeout_s: float = Field(default=60.0, ge=6.0, le=1800.0)

@@ -2,13 +2,13 @@
 
 Every change to agents happens under one lock, and reaches Kafka in this order:
 
-1. a message (or a tick of the timer) changes agents; the records they produce are handed
-   to the producer at once (:meth:`Shell.handle`, :meth:`Shell.move_time`);
+1. a batch of messages (or a tick of the timer) changes agents; the records they produce
+   are handed to the producer at once (:meth:`Shell.handle_batch`, :meth:`Shell.move_time`);
 2. a *flush* (when ``batch_max`` messages are pending, every ``batch_within_s``, and after
    every tick) waits until Kafka acknowledged every one of those records,
 3. then writes the changed agents to the table (its changelog),
-4. then acks the messages to Faust, which commits their offsets later, after flushing the
-   producer, so after the changelog writes.
+4. then acks the messages to Faust's consumer, which commits their offsets later, after
+   flushing the producer, so after the changelog writes.
 
 So a crash at any point leaves either the old state with the input not yet committed
 (everything is redone: the records sent before the crash come again, with the same ids) or
@@ -16,6 +16,9 @@ the new state with its records already in Kafka. Nothing is lost; duplicates are
 (at-least-once), and consumers remove them by id. Faust does not wait for unacked messages
 when partitions are revoked or the worker stops (``stream_wait_empty=False``): they are
 simply not committed, and whoever owns the partition next processes them again.
+
+Messages arrive in batches from :mod:`auxstream.stream.intake` rather than through a Faust
+agent, one ``await`` per batch instead of several per message.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from auxstream.domain.policy import Policy
 from auxstream.policy import PolicyError
 from auxstream.stream import livepolicy
 from auxstream.stream.gaps import GapFiller
+from auxstream.stream.intake import Intake
 from auxstream.stream.processor import REPARTITION, Inbound, Outbound, Processor, origin_of
+from auxstream.stream.sender import BatchSender
 from auxstream.stream.settings import Settings
 from auxstream.stream.store import AgentStore
 from auxstream.stream.watermark import Watermark
@@ -68,10 +73,11 @@ class Shell:
         self._filled: list[Inbound] = []
         self._pending: list[Any] = []
         """Delivery futures of records handed to the producer since the last flush."""
-        self._acks: list[faust.EventT] = []
+        self._acks: list[Message] = []
         """Messages handled since the last flush, acked once their agents are stored."""
-        self.stream: Any = None
-        """The agent's (manually acked) stream, set when the agent starts."""
+        self.intake: Intake | None = None
+        """Where Faust delivers the input messages (set by create_app)."""
+        self._sender: BatchSender | None = None
         self.policy_raw = policy_raw
         self.lock = asyncio.Lock()
         self.topic_of = {**settings.output_topics, REPARTITION: settings.repartition_topic}
@@ -83,21 +89,30 @@ class Shell:
         self.policy_table: Any = None
 
     # ------------------------------------------------------------------ the cycle
-    async def handle(self, event: faust.EventT) -> None:
-        """One input message, in partition order: decode, validate, re-key or apply (counted).
+    async def handle_batch(self, generation: int, batch: list[Message]) -> None:
+        """Input messages, in partition order: decode, validate, re-key or apply (counted).
 
-        Its records go to the producer now; its agent is stored and the message acked at
-        the next flush.
+        Their records go to the producer now; their agents are stored and the messages
+        acked at the next flush. A batch taken before Faust cleared the intake (partitions
+        revoked) is dropped: the consumer delivers those messages again from the committed
+        offsets, to this worker or to the partition's new owner.
         """
-        m = event.message
         async with self.lock:
-            inbound = Inbound(m.topic, m.partition, m.offset, m.key, m.value, origin_of(m.headers))
-            messages, filled = await self.gaps.complete([inbound])
+            if self.intake is not None and generation != self.intake.generation:
+                return
+            inbound = [
+                Inbound(m.topic, m.partition, m.offset, m.key, m.value, origin_of(m.headers))
+                for m in batch
+            ]
+            messages, filled = await self.gaps.complete(inbound)
             self._filled += filled
             now = time.monotonic()
+            receive = self.processor.receive
+            out: list[Outbound] = []
             for msg in messages:
-                await self._produce(self.processor.receive(msg, now))
-            self._acks.append(event)
+                out += receive(msg, now)
+            await self._produce(out)
+            self._acks += batch
             if len(self._acks) >= self.settings.batch_max:
                 await self._flush()
 
@@ -108,9 +123,10 @@ class Shell:
 
     async def move_time(self) -> None:
         """Release what waited out its grace, advance silent agents, and flush."""
+        ends = await self.end_offsets()  # a broker round trip: not while holding up messages
         async with self.lock:
             self.follow_policy()
-            await self.read_lag()
+            await self.read_lag(ends)
             await self._produce(self.processor.tick(time.monotonic(), int(time.time() * 1000)))
             await self._flush()
         self.report()
@@ -138,8 +154,16 @@ class Shell:
             await self.app.crash(RuntimeError(f"consumer stuck on {names}"))
 
     async def _produce(self, outbound: list[Outbound]) -> None:
-        producer = self.app.producer
+        if not outbound:
+            return
         topic_of = self.topic_of
+        if self.settings.processing_guarantee == "at_least_once":
+            if self._sender is None:  # Faust's aiokafka producer, started with the app
+                producer: Any = self.app.producer
+                self._sender = BatchSender(producer._ensure_producer())
+            self._pending += await self._sender.send((topic_of[m.record], m) for m in outbound)
+            return
+        producer = self.app.producer  # exactly-once: each record in Faust's transaction
         for m in outbound:
             self._pending.append(
                 await producer.send(
@@ -156,35 +180,43 @@ class Shell:
                 log.info(
                     "first records delivered %.2f s after the worker started", self.first_output_s
                 )
-        put = self.store.put
-        for partition, state in self.processor.take_dirty():
-            put(partition, state)
+        changed = self.processor.take_dirty()
+        if self._sender is not None:  # at-least-once: changelog records batched like outputs
+            records = self.store.stage(changed)
+            if records:  # not waited for here: Faust flushes the producer before it commits
+                await self._sender.send(records, self.store.changelog_delivered)
+        else:
+            put = self.store.put
+            for partition, state in changed:
+                put(partition, state)
+        ack = self.app.consumer.ack
         for f in self._filled:  # messages the stream skipped (see gaps): Faust never saw them
-            self.app.consumer.ack(
-                Message(f.topic, f.partition, f.offset, 0.0, 0, None, f.key, f.value, None)
-            )
+            ack(Message(f.topic, f.partition, f.offset, 0.0, 0, None, f.key, f.value, None))
         self._filled = []
         acks, self._acks = self._acks, []
-        if acks and self.stream is not None:
-            for event in acks:
-                await self.stream.ack(event)
+        for message in acks:
+            ack(message)
 
     # ------------------------------------------------------------------ time and policy
-    async def read_lag(self) -> None:
+    async def end_offsets(self) -> dict[tuple[str, int], int]:
+        """The broker's end offset of every partition the watermark follows ({} if it did
+        not answer this tick: lag unknown). Asked of the broker, not the consumer's cached
+        highwater, which stops moving when the consumer stops fetching."""
+        try:
+            return await self.gaps.end_offsets(list(self.processor.watermark.sources))
+        except Exception as exc:
+            log.warning("could not read end offsets: %s", exc)
+            return {}
+
+    async def read_lag(self, ends: dict[tuple[str, int], int]) -> None:
         """Tell the watermark how far behind each assigned partition is.
 
-        End offsets are asked of the broker (not the consumer's cached highwater, which
-        stops moving when the consumer stops fetching); what was processed is the gap
-        filler's next expected offset (the committed offset until a message arrives).
+        ``ends`` are the broker's end offsets (:meth:`end_offsets`, read a moment before);
+        what was processed is the gap filler's next expected offset (the committed offset
+        until a message arrives).
         """
         watermark = self.processor.watermark
-        sources = list(watermark.sources)
-        try:
-            ends = await self.gaps.end_offsets(sources)
-        except Exception as exc:  # the broker did not answer this tick: lag unknown
-            log.warning("could not read end offsets: %s", exc)
-            ends = {}
-        for source in sources:
+        for source in list(watermark.sources):
             end = ends.get(source)
             done = self.gaps.expected.get(source)
             if end is not None and done is not None and 0 < end - done <= 2:
@@ -266,7 +298,7 @@ class Shell:
         revoked: set[TP] = args[0] if args else set()
         async with self.lock:
             gone = {tp.partition for tp in revoked if tp.topic in self._ours}
-            self._acks = [e for e in self._acks if e.message.partition not in gone]
+            self._acks = [m for m in self._acks if m.partition not in gone]
             self._filled = [f for f in self._filled if f.partition not in gone]
             self.processor.revoke(
                 {tp.partition for tp in revoked if tp.topic == self.settings.input_topic}

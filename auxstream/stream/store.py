@@ -29,10 +29,11 @@ from typing import Any
 
 import faust
 from faust.streams import _current_event
+from faust.types import TP
 from faust.types.tuples import Message
 
 from auxstream.domain.state import AgentState
-from auxstream.stream.processor import home_partition
+from auxstream.stream.processor import Outbound, home_partition
 
 FORMAT = b"\x01"
 """First byte of every stored state; bump it when AgentState changes incompatibly."""
@@ -68,6 +69,8 @@ class AgentStore:
             help="One entry per agent: the core's AgentState (auxstream.stream.store).",
         )
         self._stand_ins: dict[int, faust.Event] = {}
+        self.written = 0
+        """Agents written (:meth:`put` and :meth:`stage`; Faust's table sensor sees only put)."""
 
     def get(self, agent_id: str) -> AgentState | None:
         key = agent_id.encode()
@@ -78,6 +81,40 @@ class AgentStore:
     def put(self, partition: int, state: AgentState) -> None:
         with self.in_partition(partition):
             self.table[state.agent_id.encode()] = encode_state(state)
+        self.written += 1
+
+    def stage(self, changed: Iterable[tuple[int, AgentState]]) -> list[tuple[str, Outbound]]:
+        """Write agents to the local store; return their changelog records, for the caller
+        to send in batches (:class:`~auxstream.stream.sender.BatchSender`).
+
+        This is what ``table[key] = value`` does per key (``Table.on_key_set``: the store
+        write, then a changelog record on the key's partition), without a Faust send per
+        agent. The caller reports each delivered batch to :meth:`changelog_delivered`, as
+        Faust's ``_on_changelog_sent`` does, so a kept RocksDB store knows from which
+        changelog offset to recover. Faust commits input offsets only after flushing the
+        producer, so after these records are in Kafka.
+        """
+        data = self.table.data
+        topic = self.changelog_topic
+        records: list[tuple[str, Outbound]] = []
+        for partition, state in changed:
+            key = state.agent_id.encode()
+            value = encode_state(state)
+            with self.in_partition(partition):
+                data[key] = value
+            records.append((topic, Outbound("changelog", key, value, partition)))
+        self.written += len(records)
+        return records
+
+    def changelog_delivered(self, partition: int, offset: int) -> None:
+        """Remember the changelog offset the local store holds (a kept RocksDB store resumes
+        its recovery after it)."""
+        store: Any = self.table.data
+        store.set_persisted_offset(TP(self.changelog_topic, partition), offset)
+
+    @property
+    def changelog_topic(self) -> str:
+        return str(self.table.changelog_topic.get_topic_name())
 
     def stored(self, partitions: Iterable[int]) -> Iterator[AgentState]:
         """Every stored agent whose home is one of ``partitions`` (after recovery)."""
