@@ -3,21 +3,31 @@
 `python bench/stages.py FILE [REPEAT]` reports the best of REPEAT (default 3) runs of each.
 Each stage includes the ones before it: parse (orjson only) -> validate (event_from_dict)
 -> core (engine.apply per event, no routing) -> Replayer with no-op sinks -> Replayer with
-list sinks (what `auxstream replay` does before sorting and writing).
+list sinks (what `auxstream replay` does before sorting and writing) -> files (the whole
+replay_file: sorted runs spilled, merged and written into a temporary folder). The cyclic
+garbage collector is paused, as replay_file does; the first line says whether the core
+ran compiled (auxstream/_native.py) or as pure Python.
 """
 
 from __future__ import annotations
 
+import gc
+import io
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import orjson
 
+from auxstream import _native
 from auxstream.domain import engine
 from auxstream.domain.events import InvalidEvent, event_from_dict
 from auxstream.domain.state import AgentState
 from auxstream.policy import load_policy
+from auxstream.replay.files import Source
+from auxstream.replay.run import replay_file
 from auxstream.replay.runner import RECORD_NAMES, Replayer
 
 POLICY = load_policy("examples/policy.yaml")
@@ -68,6 +78,13 @@ def replayer_list(lines: list[bytes]) -> None:
     replayer.feed(lines)
 
 
+def files(lines: list[bytes]) -> None:
+    data = b"\n".join(lines) + b"\n"
+    with tempfile.TemporaryDirectory(prefix="auxstream-stages-") as tmp:
+        stream = io.BytesIO(data)
+        replay_file(Source("stages", stream, len(data), stream), POLICY, Path(tmp))
+
+
 def main() -> None:
     with open(sys.argv[1], "rb") as f:
         lines = f.read().splitlines()
@@ -77,8 +94,11 @@ def main() -> None:
         core,
         replayer_noemit,
         replayer_list,
+        files,
     ]
     repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    print(f"core: {_native.STATUS}")
+    gc.disable()
     for stage in stages:
         best = float("inf")
         for _ in range(repeat):  # the best of a few runs: a shared machine is noisy

@@ -118,6 +118,10 @@ class Replayer:
         # Per-record counters as plain ints (a Counter update per record is measurable);
         # folded into ``stats.records`` by ``finish``.
         self._segments = self._intervals = self._durations = 0
+        # Outcomes and codes counted in plain dicts (a Counter is a generic mapping to
+        # compiled code), folded into ``stats`` by ``finish`` likewise.
+        self._outcomes: dict[str, int] = {}
+        self._used_codes: dict[str, int] = {}
 
     def feed(self, lines: Iterable[bytes]) -> None:
         feed_line = self.feed_line
@@ -184,6 +188,10 @@ class Replayer:
             if count:
                 counts[name] += count
         self._segments = self._intervals = self._durations = 0
+        self.stats.outcomes.update(self._outcomes)
+        self.stats.used_codes.update(self._used_codes)
+        self._outcomes = {}
+        self._used_codes = {}
 
     def _advance_due(self, watermark: int) -> None:
         due = self._due
@@ -225,6 +233,8 @@ class Replayer:
         """
         late: str | None = None
         stats = self.stats
+        outcomes = self._outcomes
+        used_codes = self._used_codes
         for out in outputs:
             # Segments and outcomes are most of the outputs: tested first. isinstance (exact
             # types, no subclasses exist) both dispatches and narrows the type for mypy.
@@ -233,7 +243,7 @@ class Replayer:
                 self._segments += 1
             elif isinstance(out, Outcome):
                 outcome = out.outcome
-                stats.outcomes[outcome] += 1
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
                 if outcome == LATE:
                     late = out.error
                     continue
@@ -249,8 +259,9 @@ class Replayer:
                     stats.implicit_logins += 1
                 if out.unknown_code is not None:
                     stats.unknown_codes[out.unknown_code] += 1
-                if event.reason_code is not None:
-                    stats.used_codes[event.reason_code] += 1
+                code = event.reason_code
+                if code is not None:
+                    used_codes[code] = used_codes.get(code, 0) + 1
             elif isinstance(out, Duration):
                 self._add_duration(
                     (float(out.as_of), out.agent_id, out.reason_code, duration_line(out))
