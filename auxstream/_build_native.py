@@ -112,6 +112,23 @@ def build(force: bool = False) -> bool:
             encoding="utf-8",
         )
         shutil.move(str(staging), NATIVE_DIR)
+    # A build that does not import (a missing symbol, a broken toolchain) must not break
+    # auxstream: check it in a fresh interpreter, and remove it if it fails.
+    check = (
+        "import importlib, auxstream._native as n\n"
+        "assert n.STATUS == 'compiled', n.STATUS\n"
+        "for name in n.COMPILED:\n"
+        "    assert importlib.import_module(name).__file__.startswith(str(n.NATIVE_DIR)), name\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "AUXSTREAM_PURE"}
+    done = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", check], cwd=root, env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        shutil.rmtree(NATIVE_DIR, ignore_errors=True)
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        _warn(f"the compiled modules do not import, build removed:\n{tail}\n")
+        return False
     print(
         f"auxstream native build: {len(COMPILED)} modules compiled with mypyc in "
         f"{time.perf_counter() - started:.0f} s into {NATIVE_DIR.relative_to(root)}/"
