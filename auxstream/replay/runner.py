@@ -230,6 +230,11 @@ class Replayer:
         millisecond below 2**53 (the year 287,000), so the order is the integer order, and a
         list of tuples whose first items are all floats sorts with a plain C comparison of
         doubles (milliseconds are too large for the sort's single-digit integer fast path).
+
+        Segments and durations sort by (end, agent_id) then the line: an agent closes at most
+        one segment (and its duration) at one instant, since a second change at the same
+        moment closes a zero-length stretch, which makes no record. So the start and the code
+        that the canonical order names after the agent never decide, and are not carried.
         """
         late: str | None = None
         stats = self.stats
@@ -239,7 +244,7 @@ class Replayer:
             # Segments and outcomes are most of the outputs: tested first. isinstance (exact
             # types, no subclasses exist) both dispatches and narrows the type for mypy.
             if isinstance(out, Segment):
-                self._add_segment((float(out.end), out.agent_id, out.start, segment_line(out)))
+                self._add_segment((float(out.end), out.agent_id, segment_line(out)))
                 self._segments += 1
             elif isinstance(out, Outcome):
                 outcome = out.outcome
@@ -263,9 +268,7 @@ class Replayer:
                 if code is not None:
                     used_codes[code] = used_codes.get(code, 0) + 1
             elif isinstance(out, Duration):
-                self._add_duration(
-                    (float(out.as_of), out.agent_id, out.reason_code, duration_line(out))
-                )
+                self._add_duration((float(out.as_of), out.agent_id, duration_line(out)))
                 self._durations += 1
             elif isinstance(out, Interval):
                 self._add_interval(
