@@ -184,9 +184,12 @@ async def offered_load(
     per_s: int,
     duration_s: float,
     drain_s: float,
+    warmup_s: float = 0.0,
 ) -> dict[str, Any]:
-    """Offer ``per_s`` events a second for ``duration_s``, each re-timed to the moment it is
-    produced; latency of a segment = its arrival at our consumer - production of its end event.
+    """Offer ``per_s`` events a second for ``warmup_s`` + ``duration_s``, each re-timed to the
+    moment it is produced; latency of a segment = its arrival at our consumer - production of
+    its end event, for end events produced after the warm-up (the worker's first agents,
+    first sends and first collections are start-up, not steady state).
     """
     produced: dict[str, float] = {}
     latencies: list[float] = []
@@ -213,17 +216,20 @@ async def offered_load(
     reader = asyncio.create_task(read())
     sent = 0
     try:
-        async with open_producer(bootstrap, Rate(1.0)) as producer:
+        # linger 0, like the bare hop: the latency measured is the worker's, not batching here
+        async with open_producer(bootstrap, Rate(1.0), linger_ms=0) as producer:
             began = time.monotonic()
             source = iter(messages)
             tick = 0.005
-            while time.monotonic() - began < duration_s:
+            measured_from = began + warmup_s
+            while time.monotonic() - began < warmup_s + duration_s:
                 due = int((time.monotonic() - began) * per_s)
                 for message in itertools.islice(source, max(0, due - sent)):
                     now = time.time()
                     event = orjson.loads(message.value)
                     event["ts"] = iso_ms(now)
-                    produced[event["event_id"]] = now
+                    if time.monotonic() >= measured_from:
+                        produced[event["event_id"]] = now
                     await producer.send(input_topic, orjson.dumps(event), key=message.key)
                     sent += 1
                 await asyncio.sleep(tick)

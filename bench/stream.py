@@ -329,20 +329,24 @@ def latency(args: argparse.Namespace, bootstrap: str, tmp: Path, result: dict[st
         proc = worker(setup, f"worker-latency-{grace}", policy)
         try:
             proc.wait_log("Worker ready", 120)
-            log(f"latency, grace {grace} s: {args.rate}/s for {args.duration:g} s")
+            log(
+                f"latency, grace {grace} s: {args.rate}/s for {args.warmup:g} s of warm-up, "
+                f"then {args.duration:g} s measured; {args.latency_agents:,} agents"
+            )
             load = asyncio.run(
                 steps.offered_load(
                     bootstrap,
                     setup.topics["input"],
                     setup.topics["segments"],
                     messages(
-                        args.agents,
-                        hours_for(args.rate * args.duration, args.agents),
+                        args.latency_agents,
+                        hours_for(args.rate * (args.warmup + args.duration), args.latency_agents),
                         args.seed,
                         faults=False,
                     ),
                     per_s=args.rate,
                     duration_s=args.duration,
+                    warmup_s=args.warmup,
                     drain_s=grace + 5,
                 )
             )
@@ -440,6 +444,16 @@ def main() -> int:
     )
     parser.add_argument("--rate", type=int, default=2_000, help="offered load of the latency runs")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of offered load")
+    parser.add_argument(
+        "--latency-agents",
+        type=int,
+        default=50_000,
+        help="agents of the latency runs (the large centre: one change per agent every 25 s "
+        "at 2,000 events/s)",
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=10.0, help="seconds of load before latency is recorded"
+    )
     parser.add_argument("--hops", type=int, default=1_000)
     parser.add_argument("--recovery-agents", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=1)
@@ -461,6 +475,7 @@ def main() -> int:
     if args.quick:
         args.events, args.agents, args.peer_events = 50_000, 1_000, 10_000
         args.duration, args.hops, args.recovery_agents = 10.0, 200, 5_000
+        args.latency_agents, args.warmup = 5_000, 3.0
     skip = set(filter(None, args.skip.split(",")))
     began = time.monotonic()
     result: dict[str, Any] = {

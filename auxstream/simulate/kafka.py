@@ -171,12 +171,15 @@ async def reachable(
 
 @contextlib.asynccontextmanager
 async def open_producer(
-    bootstrap: str, rate: Rate, security: KafkaSecurity = PLAINTEXT
+    bootstrap: str, rate: Rate, security: KafkaSecurity = PLAINTEXT, linger_ms: int | None = None
 ) -> AsyncIterator[AIOKafkaProducer]:
-    """A started producer batching for ``rate``; BrokerUnreachable when Kafka does not answer."""
+    """A started producer batching for ``rate`` (or ``linger_ms``); BrokerUnreachable when
+    Kafka does not answer."""
+    if linger_ms is None:
+        linger_ms = MAX_LINGER_MS if rate.speed is None else PACED_LINGER_MS
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
-        linger_ms=MAX_LINGER_MS if rate.speed is None else PACED_LINGER_MS,
+        linger_ms=linger_ms,
         max_batch_size=MAX_BATCH_BYTES,
         partitioner=KeyPartitioner(),
         request_timeout_ms=15_000,

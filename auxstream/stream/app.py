@@ -20,6 +20,11 @@ from auxstream.stream.metrics import register_metrics
 from auxstream.stream.settings import Settings
 from auxstream.stream.shell import Shell
 
+COMMIT_EVERY_NEVER = 2**62
+"""broker_commit_every: a count of acks never reached."""
+RELEASE_EVERY_S = 0.01
+"""How often the worker looks for held events whose grace ran out (a cheap check)."""
+
 
 class PolicyTable(faust.GlobalTable):
     """A GlobalTable over a changelog topic of our choosing (the policy topic).
@@ -58,6 +63,10 @@ def create_app(
         topic_replication_factor=settings.replication,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
+        # Commits on a timer only (broker_commit_interval, 2.8 s): Faust's count-based commit
+        # (every 10,000 acks) runs inside its fetch loop, where flushing the producer and
+        # committing stop delivery for a round trip or two (seen as 150-250 ms latency steps).
+        broker_commit_every=COMMIT_EVERY_NEVER,
         producer_linger=settings.producer_linger_s,
         producer_max_batch_size=settings.producer_batch_bytes,
         broker_session_timeout=settings.session_timeout_s,
@@ -121,6 +130,12 @@ def create_app(
     async def flush() -> None:
         """Wait until Kafka has every record, then store the changed agents, then ack."""
         await shell.flush()
+
+    @app.timer(RELEASE_EVERY_S, name="release-held")
+    async def release_held() -> None:
+        """Apply held events whose grace ran out, without waiting for the next tick."""
+        if not app.rebalancing:
+            await shell.release_held()
 
     @app.timer(settings.tick_s, name="move-time")
     async def move_time() -> None:

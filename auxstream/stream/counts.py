@@ -22,6 +22,8 @@ class Counts:
     """Reason (invalid, late) -> dead letters."""
     rekeyed: int = 0
     """Events sent on to the repartition topic because their key was not their agent's home."""
+    agent_writes: int = 0
+    """Agent states written to the agents table and its changelog (per changed agent per flush)."""
 
     def event(self, kind: str, outcome: str) -> None:
         self.events[(kind, outcome)] += 1

@@ -251,7 +251,7 @@ class WorkerCollector(Collector):
             "Agent states written to the agents table (and its changelog), one per changed "
             "agent per flush.",
             [],
-            [((), self.shell.store.written)],
+            [((), counts.agent_writes)],
         )
         yield _gauge(
             "auxstream_held_agents",

@@ -170,9 +170,12 @@ class Processor:
         return Outbound("deadletters", key, records.dumps(records.dead_letter(record)))
 
     # ------------------------------------------------------------------ time
-    def tick(self, now: float, now_ms: int) -> list[Outbound]:
-        """Release what waited out its grace on the wall clock, then advance due agents."""
-        out: list[Outbound] = []
+    def release_due(self, now: float, out: list[Outbound] | None = None) -> list[Outbound]:
+        """Release the agents whose held events waited out their grace on the wall clock."""
+        out = [] if out is None else out
+        due_at = self.held.next_due(self.policy.grace_s)
+        if due_at is None or due_at > now:
+            return out
         caught_up = {p: self.watermark.caught_up(p) for p in self.owned}
         for agent_id in self.held.due(now, self.policy.grace_s, caught_up):
             state = self.states.get(agent_id)
@@ -181,6 +184,11 @@ class Processor:
             _, outputs = engine.release(state, self.policy)
             self._route(outputs, out)
             self._changed(state, self.home(agent_id), now)
+        return out
+
+    def tick(self, now: float, now_ms: int) -> list[Outbound]:
+        """Release what waited out its grace on the wall clock, then advance due agents."""
+        out = self.release_due(now)
         mark = self.watermark.value(now, now_ms)
         if mark is not None:
             self._advance_due(mark, out)

@@ -5,7 +5,9 @@ record; a busy worker produces one to three records per input message, so that w
 large share of its time. With at-least-once processing, :class:`BatchSender` groups a
 step's records by topic and partition, fills aiokafka ``BatchBuilder``s and submits each
 with ``send_batch``: one future per batch, which the shell's flush waits for exactly as it
-waited for the per-record futures before storing agents and acking messages.
+waited for the per-record futures before storing agents and acking messages. A partition
+with only a few records in the step gets aiokafka's own ``send`` (with the partition
+given, so without its pure-Python partitioner), which joins the partition's open batch.
 
 Partitions are the ones Kafka's default partitioner gives the key (murmur2, as Faust and
 every Kafka client use), so every record lands where a per-record send would have put it.
@@ -24,6 +26,10 @@ from aiokafka.partitioner import murmur2
 
 from auxstream.stream.processor import Outbound
 
+BATCH_FROM = 32
+"""Records for one partition from which a batch of their own is built: ``send_batch``
+waits until the partition's open batch was sent (a round trip), so a handful of records
+(a quiet floor, one message at a time) are appended to the open batch instead."""
 KEYS_CACHED = 500_000
 """Partitions of this many keys are remembered (murmur2 is pure Python in aiokafka)."""
 
@@ -60,6 +66,17 @@ class BatchSender:
         producer = self.producer
         futures: list[asyncio.Future[Any]] = []
         for (topic, partition), items in groups.items():
+            if len(items) < BATCH_FROM:
+                # A few records: appended to the partition's open batch, if there is one
+                # (a batch of our own would wait for that one to be sent first).
+                for m in items:
+                    future = await producer.send(
+                        topic, m.value, key=m.key, partition=partition, headers=m.headers
+                    )
+                    if on_delivered is not None:
+                        future.add_done_callback(_when_delivered(on_delivered, partition, 1))
+                    futures.append(future)
+                continue
             batch, n = producer.create_batch(), 0
             for m in items:
                 if batch.append(key=m.key, value=m.value, timestamp=None, headers=m.headers):
@@ -84,12 +101,7 @@ class BatchSender:
             batch, topic, partition=partition
         )
         if on_delivered is not None:
-
-            def delivered(done: asyncio.Future[Any]) -> None:
-                if not done.cancelled() and done.exception() is None:
-                    on_delivered(partition, done.result().offset + records - 1)
-
-            future.add_done_callback(delivered)
+            future.add_done_callback(_when_delivered(on_delivered, partition, records))
         return future
 
     async def _partition(self, topic: str, key: bytes | None) -> int:
@@ -104,3 +116,15 @@ class BatchSender:
                 self._by_key.clear()
             found = self._by_key[(count, key)] = (murmur2(key) & 0x7FFFFFFF) % count
         return found
+
+
+def _when_delivered(
+    on_delivered: Callable[[int, int], None], partition: int, records: int
+) -> Callable[[asyncio.Future[Any]], None]:
+    """A done-callback reporting the last offset of ``records`` delivered from its result."""
+
+    def delivered(done: asyncio.Future[Any]) -> None:
+        if not done.cancelled() and done.exception() is None:
+            on_delivered(partition, done.result().offset + records - 1)
+
+    return delivered

@@ -97,6 +97,10 @@ class Settings(KafkaSecuritySettings):
     """Longest time between flushes (records are sent at once; this delays storing and acking)."""
     intake_max: int = Field(default=50_000, ge=1, le=1_000_000)
     """Most messages fetched and waiting for the worker; Faust's fetching waits beyond it."""
+    rocksdb_write_buffer_mb: int = Field(default=8, ge=1, le=1024)
+    """RocksDB memtable size per partition (two at most); bounds the store's write memory."""
+    rocksdb_block_cache_mb: int = Field(default=16, ge=1, le=8192)
+    """RocksDB block cache per partition (reads of agents not held in memory)."""
     producer_linger_s: float = Field(default=0.002, ge=0.0, le=1.0)
     """How long the producer gathers records into one request. 0 sends each turn of the event
     loop on its own: thousands of small requests a second, most of a busy worker's time."""
@@ -108,6 +112,17 @@ class Settings(KafkaSecuritySettings):
     """How long Kafka waits for a silent worker before its partitions go to the others."""
     loglevel: Literal["debug", "info", "warning", "error", "critical"] = "info"
     """Log level of the worker."""
+
+    @property
+    def rocksdb_options(self) -> dict[str, int]:
+        """Faust's RocksDB options for the agents table (``rocksdb://`` store)."""
+        mb = 1024 * 1024
+        return {
+            "write_buffer_size": self.rocksdb_write_buffer_mb * mb,
+            "max_write_buffer_number": 2,
+            "block_cache_size": self.rocksdb_block_cache_mb * mb,
+            "block_cache_compressed_size": self.rocksdb_block_cache_mb * mb,
+        }
 
     @field_validator("broker")
     @classmethod

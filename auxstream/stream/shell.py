@@ -24,6 +24,7 @@ agent, one ``await`` per batch instead of several per message.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from typing import Any
@@ -40,12 +41,15 @@ from auxstream.stream.intake import Intake
 from auxstream.stream.processor import REPARTITION, Inbound, Outbound, Processor, origin_of
 from auxstream.stream.sender import BatchSender
 from auxstream.stream.settings import Settings
-from auxstream.stream.store import AgentStore
+from auxstream.stream.store import AgentStore, Encoded
 from auxstream.stream.watermark import Watermark
 
 log = logging.getLogger("auxstream.stream")
 
 REPORT_EVERY_S = 10.0
+FREEZE_EVERY_S = 60.0
+MAX_COMPLETING = 8
+"""Flushes whose records Kafka has not acknowledged yet, at most (then handling waits)."""
 
 
 class Shell:
@@ -56,7 +60,9 @@ class Shell:
     ) -> None:
         self.app = app
         self.settings = settings
-        self.store = AgentStore(app, settings.input_topic, settings.partitions)
+        self.store = AgentStore(
+            app, settings.input_topic, settings.partitions, settings.rocksdb_options
+        )
         self.processor = Processor(
             policy,
             settings.partitions,
@@ -78,6 +84,10 @@ class Shell:
         self.intake: Intake | None = None
         """Where Faust delivers the input messages (set by create_app)."""
         self._sender: BatchSender | None = None
+        self._completing: asyncio.Future[None] | None = None
+        """The last flush's completion (:meth:`_complete`); it waits for the earlier ones."""
+        self._in_flight = 0
+        self._frozen_at = time.monotonic()
         self.policy_raw = policy_raw
         self.lock = asyncio.Lock()
         self.topic_of = {**settings.output_topics, REPARTITION: settings.repartition_topic}
@@ -87,6 +97,8 @@ class Shell:
         self._reported = (self.started, 0)
         self._backlog: tuple[float, int] | None = None
         self.policy_table: Any = None
+        self.slowest: dict[str, float] = {}
+        """Step ("batch", "flush", "tick") -> longest it held the lock since the last report."""
 
     # ------------------------------------------------------------------ the cycle
     async def handle_batch(self, generation: int, batch: list[Message]) -> None:
@@ -98,6 +110,7 @@ class Shell:
         offsets, to this worker or to the partition's new owner.
         """
         async with self.lock:
+            began = time.monotonic()
             if self.intake is not None and generation != self.intake.generation:
                 return
             inbound = [
@@ -115,22 +128,60 @@ class Shell:
             self._acks += batch
             if len(self._acks) >= self.settings.batch_max:
                 await self._flush()
+            self._took("batch", began)
 
     async def flush(self) -> None:
         """Wait for Kafka to have every record, then store the changed agents, then ack."""
         async with self.lock:
+            began = time.monotonic()
             await self._flush()
+            self._took("flush", began)
 
     async def move_time(self) -> None:
         """Release what waited out its grace, advance silent agents, and flush."""
         ends = await self.end_offsets()  # a broker round trip: not while holding up messages
         async with self.lock:
+            began = time.monotonic()
             self.follow_policy()
             await self.read_lag(ends)
             await self._produce(self.processor.tick(time.monotonic(), int(time.time() * 1000)))
             await self._flush()
+            self._took("tick", began)
         self.report()
+        self._tidy_memory()
         await self._watch_for_stall()
+
+    async def release_held(self) -> None:
+        """Apply held events as soon as their grace ran out (between ticks; a cheap check
+        when nothing is due)."""
+        now = time.monotonic()
+        due_at = self.processor.held.next_due(self.processor.policy.grace_s)
+        if due_at is None or due_at > now:
+            return
+        async with self.lock:
+            await self._produce(self.processor.release_due(time.monotonic()))
+
+    def _tidy_memory(self) -> None:
+        """Every FREEZE_EVERY_S: collect cyclic garbage once, then freeze what survived.
+
+        Agent states and the worker's own structures live for hours; left to the cyclic
+        collector, its full passes scan all of them (tens to hundreds of ms with thousands
+        of agents) at unpredictable moments, holding up messages. Frozen objects are still
+        freed by reference counting when they go; only cyclic garbage made before a freeze
+        and missed by the collect just before it would stay, and there is none of ours.
+        """
+        now = time.monotonic()
+        if now - self._frozen_at < FREEZE_EVERY_S:
+            return
+        self._frozen_at = now
+        gc.collect()
+        gc.freeze()
+
+    def _took(self, step: str, began: float) -> None:
+        """Remember the longest time a step held the lock (messages wait meanwhile)."""
+        took = time.monotonic() - began
+        if took > self.slowest.get(step, 0.0):
+            self.slowest[step] = took
 
     async def _watch_for_stall(self) -> None:
         """Stop the worker when its consumer stopped delivering (then it is restarted).
@@ -172,30 +223,81 @@ class Shell:
             )
 
     async def _flush(self) -> None:
+        """Hand what was handled since the last flush to :meth:`_complete`, in the background.
+
+        Runs under the lock: the changed agents are encoded now, as the records already
+        handed to the producer left them; messages handled after this point belong to the
+        next flush. Completions are chained (each first waits for the one before), so agents
+        are stored and messages acked in the order they were handled; when
+        MAX_COMPLETING are under way (Kafka slow to acknowledge), this waits for them.
+        """
+        if self._in_flight >= MAX_COMPLETING:
+            await self.settled()
+        encoded = self.store.encode(self.processor.take_dirty())
         pending, self._pending = self._pending, []
-        if pending:
-            await asyncio.gather(*pending)
-            if self.first_output_s is None:
-                self.first_output_s = time.monotonic() - self.started
-                log.info(
-                    "first records delivered %.2f s after the worker started", self.first_output_s
-                )
-        changed = self.processor.take_dirty()
-        if self._sender is not None:  # at-least-once: changelog records batched like outputs
-            records = self.store.stage(changed)
-            if records:  # not waited for here: Faust flushes the producer before it commits
-                await self._sender.send(records, self.store.changelog_delivered)
-        else:
-            put = self.store.put
-            for partition, state in changed:
-                put(partition, state)
-        ack = self.app.consumer.ack
-        for f in self._filled:  # messages the stream skipped (see gaps): Faust never saw them
-            ack(Message(f.topic, f.partition, f.offset, 0.0, 0, None, f.key, f.value, None))
-        self._filled = []
+        filled, self._filled = self._filled, []
         acks, self._acks = self._acks, []
+        if pending or encoded or filled or acks:
+            self._in_flight += 1
+            self._completing = asyncio.ensure_future(
+                self._complete(self._completing, pending, encoded, filled, acks)
+            )
+
+    async def settled(self) -> None:
+        """Wait until the last flush completed (agents stored, messages acked)."""
+        completing = self._completing
+        if completing is not None:
+            self._completing = None
+            await completing
+
+    async def _complete(
+        self,
+        previous: asyncio.Future[None] | None,
+        pending: list[Any],
+        encoded: list[Encoded],
+        filled: list[Inbound],
+        acks: list[Message],
+    ) -> None:
+        """Wait for Kafka to have every record, then store the agents, then ack the messages.
+
+        Messages keep being handled meanwhile (only the step under the lock holds them up).
+        """
+        try:
+            if previous is not None:
+                await previous
+            if pending:
+                await asyncio.gather(*pending)
+                if self.first_output_s is None:
+                    self.first_output_s = time.monotonic() - self.started
+                    log.info(
+                        "first records delivered %.2f s after the worker started",
+                        self.first_output_s,
+                    )
+            self.processor.counts.agent_writes += len(encoded)
+            if self._sender is not None:  # at-least-once: changelog records batched too
+                records = self.store.stage(encoded)
+                if records:  # not waited for: Faust flushes the producer before it commits
+                    await self._sender.send(records, self.store.changelog_delivered)
+            else:
+                put = self.store.put
+                for partition, key, value in encoded:
+                    put(partition, key, value)
+        except Exception as exc:  # records not delivered: nothing may be acked; restart
+            if previous is None or not previous.exception():  # said once, by the first
+                log.error("records were not delivered, stopping the worker: %r", exc)
+                await self.app.crash(exc)
+            raise
+        finally:
+            self._in_flight -= 1
+        # Only partitions still assigned: a revoked one's messages are its new owner's now.
+        assigned = self.app.consumer.assignment()
+        ack = self.app.consumer.ack
+        for f in filled:  # messages the stream skipped (see gaps): Faust never saw them
+            if TP(f.topic, f.partition) in assigned:
+                ack(Message(f.topic, f.partition, f.offset, 0.0, 0, None, f.key, f.value, None))
         for message in acks:
-            ack(message)
+            if message.tp in assigned:
+                ack(message)
 
     # ------------------------------------------------------------------ time and policy
     async def end_offsets(self) -> dict[tuple[str, int], int]:
@@ -279,13 +381,16 @@ class Shell:
             return
         self._reported = (now, done)
         mark = self.processor.watermark.value(now, int(time.time() * 1000))
+        slowest = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in sorted(self.slowest.items()))
+        self.slowest = {}
         log.info(
-            "%d messages (%.0f/s), %d agents, %d holding events, watermark %s",
+            "%d messages (%.0f/s), %d agents, %d holding events, watermark %s; longest %s",
             done,
             (done - before) / (now - since),
             len(self.processor.states),
             len(self.processor.held),
             mark,
+            slowest or "-",
         )
 
     # ------------------------------------------------------------------ rebalancing
@@ -297,6 +402,7 @@ class Shell:
         """
         revoked: set[TP] = args[0] if args else set()
         async with self.lock:
+            await self.settled()
             gone = {tp.partition for tp in revoked if tp.topic in self._ours}
             self._acks = [m for m in self._acks if m.partition not in gone]
             self._filled = [f for f in self._filled if f.partition not in gone]
@@ -313,6 +419,7 @@ class Shell:
         """
         async with self.lock:
             await self._flush()
+            await self.settled()
         await self.gaps.close()
 
     async def on_rebalance_complete(
@@ -323,9 +430,11 @@ class Shell:
         assigned = {tp.partition for tp in self.app.consumer.assignment() if tp.topic in ours}
         async with self.lock:
             await self._flush()  # whatever is still pending of partitions this worker kept
+            await self.settled()  # stored before the agents are loaded again below
             await self.gaps.reset((topic, p) for p in assigned for topic in ours)
             self.processor.revoke(set(range(self.settings.partitions)))
             self.processor.assign(assigned, self.store.stored(assigned), time.monotonic())
+        self._frozen_at = 0.0  # the loaded agents: out of the collector's way at the next tick
         log.info(
             "assigned partitions %s: %d agents loaded", sorted(assigned), len(self.processor.states)
         )

@@ -35,6 +35,9 @@ from faust.types.tuples import Message
 from auxstream.domain.state import AgentState
 from auxstream.stream.processor import Outbound, home_partition
 
+Encoded = tuple[int, bytes, bytes]
+"""(home partition, key, encoded state) of one agent to store."""
+
 FORMAT = b"\x01"
 """First byte of every stored state; bump it when AgentState changes incompatibly."""
 
@@ -57,7 +60,13 @@ def decode_state(data: bytes) -> AgentState:
 class AgentStore:
     """The ``agents`` table, read and written by agent_id on the agent's home partition."""
 
-    def __init__(self, app: faust.App, source_topic: str, partitions: int) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        source_topic: str,
+        partitions: int,
+        rocksdb_options: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.source_topic = source_topic
         self.partitions = partitions
@@ -66,11 +75,13 @@ class AgentStore:
             partitions=partitions,
             key_type=bytes,
             value_type=bytes,
+            # RocksDB (one database per partition): without these, Faust's defaults allow
+            # three 64 MB memtables, a 2 GB block cache and a 500 MB compressed cache per
+            # partition, and a worker's memory grows for hours as they fill.
+            options=dict(rocksdb_options or {}),
             help="One entry per agent: the core's AgentState (auxstream.stream.store).",
         )
         self._stand_ins: dict[int, faust.Event] = {}
-        self.written = 0
-        """Agents written (:meth:`put` and :meth:`stage`; Faust's table sensor sees only put)."""
 
     def get(self, agent_id: str) -> AgentState | None:
         key = agent_id.encode()
@@ -78,12 +89,17 @@ class AgentStore:
             data = self.table.get(key)
         return None if data is None else decode_state(data)
 
-    def put(self, partition: int, state: AgentState) -> None:
+    def put(self, partition: int, key: bytes, value: bytes) -> None:
+        """Write one encoded agent through Faust's table (its changelog send included)."""
         with self.in_partition(partition):
-            self.table[state.agent_id.encode()] = encode_state(state)
-        self.written += 1
+            self.table[key] = value
 
-    def stage(self, changed: Iterable[tuple[int, AgentState]]) -> list[tuple[str, Outbound]]:
+    @staticmethod
+    def encode(changed: Iterable[tuple[int, AgentState]]) -> list[Encoded]:
+        """The agents as they are now, ready to store later (their state moves on)."""
+        return [(p, state.agent_id.encode(), encode_state(state)) for p, state in changed]
+
+    def stage(self, encoded: Iterable[Encoded]) -> list[tuple[str, Outbound]]:
         """Write agents to the local store; return their changelog records, for the caller
         to send in batches (:class:`~auxstream.stream.sender.BatchSender`).
 
@@ -97,13 +113,10 @@ class AgentStore:
         data = self.table.data
         topic = self.changelog_topic
         records: list[tuple[str, Outbound]] = []
-        for partition, state in changed:
-            key = state.agent_id.encode()
-            value = encode_state(state)
+        for partition, key, value in encoded:
             with self.in_partition(partition):
                 data[key] = value
             records.append((topic, Outbound("changelog", key, value, partition)))
-        self.written += len(records)
         return records
 
     def changelog_delivered(self, partition: int, offset: int) -> None:

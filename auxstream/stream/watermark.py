@@ -189,6 +189,11 @@ class HeldAgents:
         if holding:
             agents[agent_id] = now
 
+    def next_due(self, grace_s: float) -> float | None:
+        """The earliest moment an agent may be due (its partition caught up), if any holds."""
+        firsts = [next(iter(agents.values())) for agents in self._by_partition.values() if agents]
+        return min(firsts) + grace_s if firsts else None
+
     def due(self, now: float, grace_s: float, caught_up: dict[int, bool]) -> list[str]:
         """Agents to release now (and forget); ``caught_up`` maps partition -> no lag."""
         out: list[str] = []
