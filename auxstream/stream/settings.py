@@ -93,7 +93,7 @@ class Settings(KafkaSecuritySettings):
     """Seconds between ticks: watermark, release of held events, advancing silent agents."""
     batch_max: int = Field(default=10_000, ge=1, le=100_000)
     """Most messages handled between two flushes (one delivery wait, one write per agent)."""
-    batch_within_s: float = Field(default=0.5, gt=0.0, le=10.0)
+    batch_within_s: float = Field(default=0.1, gt=0.0, le=10.0)
     """Longest time between flushes (records are sent at once; this delays storing and acking)."""
     intake_max: int = Field(default=50_000, ge=1, le=1_000_000)
     """Most messages fetched and waiting for the worker; Faust's fetching waits beyond it."""
@@ -101,7 +101,7 @@ class Settings(KafkaSecuritySettings):
     """RocksDB memtable size per partition (two at most); bounds the store's write memory."""
     rocksdb_block_cache_mb: int = Field(default=16, ge=1, le=8192)
     """RocksDB block cache per partition (reads of agents not held in memory)."""
-    producer_linger_s: float = Field(default=0.002, ge=0.0, le=1.0)
+    producer_linger_s: float = Field(default=0.0005, ge=0.0, le=1.0)
     """How long the producer gathers records into one request. 0 sends each turn of the event
     loop on its own: thousands of small requests a second, most of a busy worker's time."""
     producer_batch_bytes: int = Field(default=262_144, ge=16_384, le=8_388_608)
