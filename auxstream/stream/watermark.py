@@ -115,6 +115,24 @@ class Watermark:
         clocks = [c for (_, p), c in self.sources.items() if p == partition]
         return bool(clocks) and all(c.caught_up() for c in clocks)
 
+    def nearly_caught_up(self, partition: int, slack: int, now: float, flowing_s: float) -> bool:
+        """Each assigned topic of ``partition`` caught up, or at most ``slack`` messages behind
+        while messages keep being processed (one within ``flowing_s``): what is in flight
+        from the producer on a busy floor, not a backlog nor a stuck consumer."""
+        clocks = [c for (_, p), c in self.sources.items() if p == partition]
+        return bool(clocks) and all(
+            c.lag is not None
+            and (
+                c.lag <= 0
+                or (
+                    c.lag <= slack
+                    and c.last_arrival is not None
+                    and now - c.last_arrival <= flowing_s
+                )
+            )
+            for c in clocks
+        )
+
     def stalled(self, now: float, after_s: float) -> list[Source]:
         """Partitions with messages waiting but nothing processed for ``after_s``."""
         out = []

@@ -301,3 +301,31 @@ def test_a_new_policy_changes_grace_and_what_is_due(shared_examples: Path) -> No
     harness.processor.set_policy(replace(policy, grace_s=5.0, version="v2"))
     assert harness.processor.watermark.grace_s == 5.0
     assert harness.processor.policy.version == "v2"
+
+
+def test_a_busy_partition_with_messages_in_flight_still_releases_held_events(
+    shared_examples: Path,
+) -> None:
+    """A lag of a few messages while messages keep arriving is the producer's traffic in
+    flight, not a backlog: held events are released once their grace ran out."""
+    harness = Harness(load_policy(shared_examples / "policy.yaml"))
+    home = at_home("C1")
+    other = next(f"D{i}" for i in range(1000) if at_home(f"D{i}") == home)
+    harness.send(INPUT, home, b"C1", ev("c-1", "C1", "08:00:00", "login"))
+    harness.send(INPUT, home, b"C1", ev("c-2", "C1", "08:00:05", "not_ready", reason_code="BREAK"))
+    harness.now += 2.5  # the policy's grace is 2 s
+    harness.send(INPUT, home, other.encode(), ev("d-1", other, "08:00:07", "login"))
+
+    def tick_with_one_unread_input_message() -> None:
+        for source in harness.processor.watermark.sources:
+            done = harness.offsets[source]
+            unread = 1 if source == (INPUT, home) else 0
+            harness.processor.watermark.set_highwater(source, done + unread, done)
+        harness.collect(harness.processor.tick(harness.now, 0))
+
+    tick_with_one_unread_input_message()  # the partition flowing: released
+    assert harness.processor.states["C1"].last_event_id == "c-2"
+    harness.send(INPUT, home, b"C1", ev("c-3", "C1", "08:00:40", "ready"))
+    harness.now += 30.0  # nothing processed for 30 s with a message unread: stuck, not flowing
+    tick_with_one_unread_input_message()
+    assert harness.processor.states["C1"].last_event_id == "c-2"
