@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from auxstream.simulate.kafka import Pacer, ProduceStats, Rate, open_producer, produce
 from auxstream.simulate.wire import Message
+from bench.latency import contract_releases
 
 
 def _group() -> str:
@@ -185,14 +186,19 @@ async def offered_load(
     duration_s: float,
     drain_s: float,
     warmup_s: float = 0.0,
+    grace_s: float = 0.0,
 ) -> dict[str, Any]:
     """Offer ``per_s`` events a second for ``warmup_s`` + ``duration_s``, each re-timed to the
     moment it is produced; latency of a segment = its arrival at our consumer - production of
     its end event, for end events produced after the warm-up (the worker's first agents,
-    first sends and first collections are start-up, not steady state).
+    first sends and first collections are start-up, not steady state). ``beyond_hold_ms`` is
+    the same arrival measured from the moment the contract lets the end event be applied
+    (:func:`bench.latency.contract_releases` with ``grace_s``): the worker's own delay.
     """
     produced: dict[str, float] = {}
+    by_agent: dict[str, list[tuple[float, str]]] = {}
     latencies: list[float] = []
+    arrivals: list[tuple[str, float]] = []
     consumer = AIOKafkaConsumer(
         segments_topic,
         bootstrap_servers=bootstrap,
@@ -209,9 +215,11 @@ async def offered_load(
             now = time.time()
             for records in batches.values():
                 for record in records:
-                    sent = produced.get(orjson.loads(record.value).get("end_event_id"))
+                    end_event = orjson.loads(record.value).get("end_event_id")
+                    sent = produced.get(end_event)
                     if sent is not None:
                         latencies.append((now - sent) * 1000)
+                        arrivals.append((end_event, now))
 
     reader = asyncio.create_task(read())
     sent = 0
@@ -228,6 +236,7 @@ async def offered_load(
                     now = time.time()
                     event = orjson.loads(message.value)
                     event["ts"] = iso_ms(now)
+                    by_agent.setdefault(event["agent_id"], []).append((now, event["event_id"]))
                     if time.monotonic() >= measured_from:
                         produced[event["event_id"]] = now
                     await producer.send(input_topic, orjson.dumps(event), key=message.key)
@@ -238,11 +247,18 @@ async def offered_load(
         stop_reading.set()
         await asyncio.wait_for(reader, timeout=10)
         await consumer.stop()
+    releases: dict[str, float] = {}
+    for events in by_agent.values():
+        for (_, event_id), release in zip(
+            events, contract_releases([at for at, _ in events], grace_s), strict=True
+        ):
+            releases[event_id] = release
     return {
         "offered_per_s": per_s,
         "duration_s": duration_s,
         "sent": sent,
         "latencies_ms": latencies,
+        "beyond_hold_ms": [(now - releases[e]) * 1000 for e, now in arrivals],
     }
 
 

@@ -81,3 +81,27 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
             f"| {row.get('target', '')} | {row.get('result', '')} |"
         )
     return "\n".join(lines)
+
+
+def contract_releases(produced: Sequence[float], grace_s: float) -> list[float]:
+    """When the contract lets each of one agent's events be applied, from their production
+    times (in order, and their event times, as the benchmark re-times events on production).
+
+    Contract §2: an event is held until one of its agent's events at least ``grace_s`` newer
+    arrives, or ``grace_s`` passes with nothing new for that agent. So an event followed by
+    others less than ``grace_s`` apart waits for the grace after the last of them, unless one
+    ``grace_s`` newer than it comes first. Latency beyond this moment is the worker's own.
+    """
+    out: list[float] = []
+    n = len(produced)
+    for i, at in enumerate(produced):
+        j = i
+        while True:
+            if j + 1 >= n or produced[j + 1] > produced[j] + grace_s:
+                out.append(produced[j] + grace_s)  # nothing new for grace_s after event j
+                break
+            if produced[j + 1] >= at + grace_s:
+                out.append(produced[j + 1])  # an event grace_s newer than this one
+                break
+            j += 1
+    return out

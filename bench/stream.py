@@ -347,13 +347,20 @@ def latency(args: argparse.Namespace, bootstrap: str, tmp: Path, result: dict[st
                     per_s=args.rate,
                     duration_s=args.duration,
                     warmup_s=args.warmup,
+                    grace_s=grace,
                     drain_s=grace + 5,
                 )
             )
             rss = proc.peak_rss_mb()
         finally:
             proc.stop()
-        summary = {**summarize_ms(load.pop("latencies_ms")), **load, "peak_rss_mb": rss}
+        beyond = summarize_ms(load.pop("beyond_hold_ms"))
+        summary = {
+            **summarize_ms(load.pop("latencies_ms")),
+            **load,
+            "beyond_hold": beyond,
+            "peak_rss_mb": rss,
+        }
         result[f"latency_grace_{grace}"] = summary
         log(f"  {summary}")
 

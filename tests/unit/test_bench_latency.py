@@ -51,3 +51,16 @@ def test_markdown_table_formats_numbers() -> None:
         [{"measure": "floor", "value": 435123.4, "unit": " ev/s", "target": "", "result": "met"}]
     )
     assert table.splitlines()[2] == "| floor | 435,123 ev/s |  | met |"
+
+
+def test_contract_releases_follow_the_grace_rules() -> None:
+    from bench.latency import contract_releases
+
+    # alone: released when the grace ran out
+    assert contract_releases([0.0], 2.0) == [2.0]
+    # a close follower keeps the first waiting until the grace after the follower
+    assert contract_releases([0.0, 1.5], 2.0) == [3.5, 3.5]
+    # a chain of close events: all wait for the grace after the last, unless one is 2 s newer
+    assert contract_releases([0.0, 1.5, 2.5, 9.0], 2.0) == [2.5, 4.5, 4.5, 11.0]
+    # grace 0: applied on arrival
+    assert contract_releases([0.0, 0.0, 1.0], 0.0) == [0.0, 0.0, 1.0]
