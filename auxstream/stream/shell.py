@@ -209,11 +209,9 @@ class Shell:
         if not outbound:
             return
         topic_of = self.topic_of
-        if self.settings.processing_guarantee == "at_least_once":
-            if self._sender is None:  # Faust's aiokafka producer, started with the app
-                producer: Any = self.app.producer
-                self._sender = BatchSender(producer._ensure_producer())
-            self._pending += await self._sender.send((topic_of[m.record], m) for m in outbound)
+        sender = self.batch_sender()
+        if sender is not None:
+            self._pending += await sender.send((topic_of[m.record], m) for m in outbound)
             return
         producer = self.app.producer  # exactly-once: each record in Faust's transaction
         for m in outbound:
@@ -251,6 +249,14 @@ class Shell:
             self._completing = None
             await completing
 
+    def batch_sender(self) -> BatchSender | None:
+        """The batched sender over Faust's aiokafka producer (started with the app); None
+        under exactly_once, where every record belongs to Faust's transactions."""
+        if self._sender is None and self.settings.processing_guarantee == "at_least_once":
+            producer: Any = self.app.producer
+            self._sender = BatchSender(producer._ensure_producer())
+        return self._sender
+
     async def _complete(
         self,
         previous: asyncio.Future[None] | None,
@@ -275,10 +281,11 @@ class Shell:
                         self.first_output_s,
                     )
             self.processor.counts.agent_writes += len(encoded)
-            if self._sender is not None:  # at-least-once: changelog records batched too
+            sender = self.batch_sender()
+            if sender is not None:  # at-least-once: changelog records batched too
                 records = self.store.stage(encoded)
                 if records:  # not waited for: Faust flushes the producer before it commits
-                    await self._sender.send(records, self.store.changelog_delivered)
+                    await sender.send(records, self.store.changelog_delivered)
             else:
                 put = self.store.put
                 for partition, key, value in encoded:
@@ -384,14 +391,16 @@ class Shell:
         mark = self.processor.watermark.value(now, int(time.time() * 1000))
         slowest = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in sorted(self.slowest.items()))
         self.slowest = {}
+        lags = [c.lag for c in watermark.sources.values()]
         log.info(
-            "%d messages (%.0f/s), %d agents, %d holding events, watermark %s; longest %s",
+            "%d messages (%.0f/s), %d agents, %d holding events, watermark %s; longest %s; lag %s",
             done,
             (done - before) / (now - since),
             len(self.processor.states),
             len(self.processor.held),
             mark,
             slowest or "-",
+            "unknown" if None in lags else sum(max(0, lag or 0) for lag in lags),
         )
 
     # ------------------------------------------------------------------ rebalancing
