@@ -13,8 +13,12 @@ import shutil
 import socket
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_SCRIPT = ROOT / "scripts" / "kafka.sh"
@@ -84,3 +88,34 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@contextmanager
+def running(broker: ScriptBroker, what: str = "the test broker") -> Iterator[ScriptBroker]:
+    """``scripts/kafka.sh up`` for ``broker``, then ``down`` (by its pid) and its folder removed.
+
+    A broker that does not start fails the test (never skips): the folder stays behind with
+    the whole log in it, and the failure shows the log's tail.
+    """
+    try:
+        # The script bounds its own wait for the broker; this only guards against a hang.
+        started = broker.run("up", timeout_s=600)
+    except subprocess.TimeoutExpired as exc:
+        broker.run("down", timeout_s=60)
+        pytest.fail(f"scripts/kafka.sh up hung: {exc}\n{broker.log_tail()}", pytrace=False)
+    if started.returncode != 0:
+        # The script prints the log's tail when the broker itself failed; add it when the
+        # script stopped before that.
+        output = started.stdout + started.stderr
+        tail = "" if "last 50 lines" in output else "\n" + broker.log_tail()
+        pytest.fail(
+            f"could not start {what} (scripts/kafka.sh up exited {started.returncode}):"
+            f"\n{output}{tail}",
+            pytrace=False,
+        )
+    try:
+        yield broker
+    finally:
+        stopped = broker.run("down", timeout_s=60)
+        if stopped.returncode == 0:
+            broker.remove()

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.broker_script import ScriptBroker, new_session_broker
+from tests.integration.broker_script import ScriptBroker, new_session_broker, running
 
 HERE = Path(__file__).resolve().parent
 
@@ -34,29 +33,8 @@ def script_broker() -> Iterator[ScriptBroker | None]:
     if os.environ.get("AUXSTREAM_TEST_BROKER"):
         yield None
         return
-    broker = new_session_broker()
-    try:
-        # The script bounds its own wait for the broker; this only guards against a hang.
-        started = broker.run("up", timeout_s=600)
-    except subprocess.TimeoutExpired as exc:
-        broker.run("down", timeout_s=60)
-        pytest.fail(f"scripts/kafka.sh up hung: {exc}\n{broker.log_tail()}", pytrace=False)
-    if started.returncode != 0:
-        # The folder stays behind with the whole log in it. The script prints the log's tail
-        # when the broker itself failed; add it when the script stopped before that.
-        output = started.stdout + started.stderr
-        tail = "" if "last 50 lines" in output else "\n" + broker.log_tail()
-        pytest.fail(
-            f"could not start the test broker (scripts/kafka.sh up exited {started.returncode}):"
-            f"\n{output}{tail}",
-            pytrace=False,
-        )
-    try:
+    with running(new_session_broker()) as broker:
         yield broker
-    finally:
-        stopped = broker.run("down", timeout_s=60)
-        if stopped.returncode == 0:
-            broker.remove()
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from auxstream.stream.compare import differences
 from auxstream.stream.processor import home_partition
 from auxstream.stream.settings import Settings
-from tests.integration.broker_script import KAFKA_SCRIPT, TEST_KAFKA_ROOT, ScriptBroker, _free_port
+from tests.integration.broker_script import (
+    KAFKA_SCRIPT,
+    TEST_KAFKA_ROOT,
+    ScriptBroker,
+    _free_port,
+    running,
+)
 from tests.integration.kafka_helpers import ConditionNotMet
 from tests.integration.test_stream_support import (
     RECORD_NAMES,
@@ -89,25 +95,8 @@ def secure_broker() -> Iterator[SecureBroker]:
         port=_free_port(),
         controller_port=_free_port(),
     )
-    try:
-        started = broker.run("up", timeout_s=600)
-    except subprocess.TimeoutExpired as exc:
-        broker.run("down", timeout_s=60)
-        pytest.fail(f"scripts/kafka.sh up hung: {exc}\n{broker.log_tail()}", pytrace=False)
-    if started.returncode != 0:
-        output = started.stdout + started.stderr
-        tail = "" if "last 50 lines" in output else "\n" + broker.log_tail()
-        pytest.fail(
-            f"could not start the secure test broker (KAFKA_SECURITY=sasl_ssl scripts/kafka.sh "
-            f"up exited {started.returncode}):\n{output}{tail}",
-            pytrace=False,
-        )
-    try:
+    with running(broker, "the secure test broker (KAFKA_SECURITY=sasl_ssl)"):
         yield broker
-    finally:
-        stopped = broker.run("down", timeout_s=60)
-        if stopped.returncode == 0:
-            broker.remove()
 
 
 @dataclass
