@@ -175,11 +175,15 @@ class Processor:
         return Outbound("deadletters", key, records.dumps(records.dead_letter(record)))
 
     # ------------------------------------------------------------------ time
+    def release_is_due(self, now: float) -> bool:
+        """Some agent's held events may have waited out their grace (a cheap check)."""
+        due_at = self.held.next_due(self.policy.grace_s)
+        return due_at is not None and due_at <= now
+
     def release_due(self, now: float, out: list[Outbound] | None = None) -> list[Outbound]:
         """Release the agents whose held events waited out their grace on the wall clock."""
         out = [] if out is None else out
-        due_at = self.held.next_due(self.policy.grace_s)
-        if due_at is None or due_at > now:
+        if not self.release_is_due(now):
             return out
         # Not during a backlog (the agent's newer events may be unread), but a few messages
         # in flight from the producer, always there on a busy floor, are no backlog.

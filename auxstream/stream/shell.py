@@ -154,10 +154,8 @@ class Shell:
     async def release_held(self) -> None:
         """Apply held events as soon as their grace ran out (between ticks; a cheap check
         when nothing is due)."""
-        now = time.monotonic()
-        due_at = self.processor.held.next_due(self.processor.policy.grace_s)
-        if due_at is None or due_at > now:
-            return
+        if not self.processor.release_is_due(time.monotonic()):
+            return  # without taking the lock
         async with self.lock:
             await self._produce(self.processor.release_due(time.monotonic()))
 
