@@ -95,6 +95,14 @@ class Settings(KafkaSecuritySettings):
     """Most messages handled between two flushes (one delivery wait, one write per agent)."""
     batch_within_s: float = Field(default=0.1, gt=0.0, le=10.0)
     """Longest time between flushes (records are sent at once; this delays storing and acking)."""
+    flushes_in_flight: int = Field(default=8, ge=1, le=64)
+    """Flushes waiting for Kafka's acknowledgement at once, while later messages are handled;
+    beyond it handling waits. They complete in order whatever this is (a later message is
+    never acked before an earlier one's agents are stored)."""
+    fault_hold_first_flush_s: float = Field(default=0.0, ge=0.0, le=600.0)
+    """Fault injection for the reliability suite (issue 6, item 11): hold the first flush this
+    long after Kafka acknowledged its records, before its agents are stored and its messages
+    acked, while later messages are handled. Leave at 0."""
     intake_max: int = Field(default=50_000, ge=1, le=1_000_000)
     """Most messages fetched and waiting for the worker; Faust's fetching waits beyond it."""
     rocksdb_write_buffer_mb: int = Field(default=8, ge=1, le=1024)

@@ -48,8 +48,6 @@ log = logging.getLogger("auxstream.stream")
 
 REPORT_EVERY_S = 10.0
 FREEZE_EVERY_S = 10.0
-MAX_COMPLETING = 8
-"""Flushes whose records Kafka has not acknowledged yet, at most (then handling waits)."""
 
 
 class Shell:
@@ -87,6 +85,7 @@ class Shell:
         self._completing: asyncio.Future[None] | None = None
         """The last flush's completion (:meth:`_complete`); it waits for the earlier ones."""
         self._in_flight = 0
+        self._hold_first_s = settings.fault_hold_first_flush_s
         self._frozen_at = time.monotonic()
         self.policy_raw = policy_raw
         self.lock = asyncio.Lock()
@@ -226,18 +225,20 @@ class Shell:
         handed to the producer left them; messages handled after this point belong to the
         next flush. Completions are chained (each first waits for the one before), so agents
         are stored and messages acked in the order they were handled; when
-        MAX_COMPLETING are under way (Kafka slow to acknowledge), this waits for them.
+        ``flushes_in_flight`` are under way (Kafka slow to acknowledge), this waits for them.
         """
-        if self._in_flight >= MAX_COMPLETING:
+        if self._in_flight >= self.settings.flushes_in_flight:
             await self.settled()
         encoded = self.store.encode(self.processor.take_dirty())
         pending, self._pending = self._pending, []
         filled, self._filled = self._filled, []
         acks, self._acks = self._acks, []
         if pending or encoded or filled or acks:
+            hold = self._hold_first_s if acks else 0.0
+            self._hold_first_s -= hold
             self._in_flight += 1
             self._completing = asyncio.ensure_future(
-                self._complete(self._completing, pending, encoded, filled, acks)
+                self._complete(self._completing, pending, encoded, filled, acks, hold)
             )
 
     async def settled(self) -> None:
@@ -262,10 +263,12 @@ class Shell:
         encoded: list[Encoded],
         filled: list[Inbound],
         acks: list[Message],
+        hold_s: float = 0.0,
     ) -> None:
         """Wait for Kafka to have every record, then store the agents, then ack the messages.
 
         Messages keep being handled meanwhile (only the step under the lock holds them up).
+        ``hold_s`` is the injected slow first flush (``fault_hold_first_flush_s``).
         """
         try:
             if previous is not None:
@@ -278,6 +281,8 @@ class Shell:
                         "first records delivered %.2f s after the worker started",
                         self.first_output_s,
                     )
+            if hold_s:
+                await self._hold(hold_s, acks)
             self.processor.counts.agent_writes += len(encoded)
             sender = self.batch_sender()
             if sender is not None:  # at-least-once: changelog records batched too
@@ -304,6 +309,21 @@ class Shell:
         for message in acks:
             if message.tp in assigned:
                 ack(message)
+
+    async def _hold(self, hold_s: float, acks: list[Message]) -> None:
+        """The injected slow message: its records are in Kafka, its agents not stored yet."""
+        last: dict[str, int] = {}
+        for message in acks:
+            last[f"{message.topic}[{message.partition}]"] = message.offset
+        log.warning(
+            "fault injection: holding the first flush (%d messages, last offsets %s) for "
+            "%.1f s after its records were delivered",
+            len(acks),
+            ", ".join(f"{tp} {offset}" for tp, offset in sorted(last.items())),
+            hold_s,
+        )
+        await asyncio.sleep(hold_s)
+        log.warning("fault injection: the first flush goes on")
 
     # ------------------------------------------------------------------ time and policy
     async def end_offsets(self) -> dict[tuple[str, int], int]:

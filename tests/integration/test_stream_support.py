@@ -101,6 +101,10 @@ class Worker:
     def text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def age(self) -> float:
+        """Seconds since the worker was started."""
+        return time.monotonic() - self.started
+
     def wait_log(self, needle: str, timeout_s: float = 60.0) -> float:
         """Seconds since start when ``needle`` appeared in the log (fails if the worker died)."""
         deadline = time.monotonic() + timeout_s

@@ -109,26 +109,37 @@ def negative_durations(records: Records) -> list[str]:
 
 
 # ---------------------------------------------------------------------- lag
+async def end_offsets(
+    broker: str, topics: Sequence[str], partitions: int = PARTITIONS
+) -> dict[TopicPartition, int]:
+    """The broker's end offset of each partition of ``topics``."""
+    reader = AIOKafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
+    await reader.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+        return dict(await reader.end_offsets(tps))
+    finally:
+        await reader.stop()
+
+
+async def committed_offsets(broker: str, group: str) -> dict[TopicPartition, int]:
+    """What ``group`` has committed, per partition (partitions with no commit left out)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+
+
 async def committed_lag(
     broker: str, group: str, topics: Sequence[str], partitions: int = PARTITIONS
 ) -> int:
     """Messages of ``topics`` (each of ``partitions``) not yet committed by ``group``."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker, request_timeout_ms=10_000)
-    reader = AIOKafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
-    await admin.start()
-    await reader.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-        tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
-        ends = await reader.end_offsets(tps)
-        lag = 0
-        for tp, end in ends.items():
-            meta = committed.get(tp)
-            lag += end - (meta.offset if meta is not None and meta.offset >= 0 else 0)
-        return lag
-    finally:
-        await reader.stop()
-        await admin.close()
+    committed = await committed_offsets(broker, group)
+    ends = await end_offsets(broker, topics, partitions)
+    return sum(end - committed.get(tp, 0) for tp, end in ends.items())
 
 
 def wait_lag_zero(broker: str, group: str, topics: Sequence[str], timeout_s: float = 90.0) -> float:

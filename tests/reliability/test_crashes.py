@@ -1,4 +1,4 @@
-"""Slow fault tests (issue 6 items 2, 4, 10, 12): workers killed, state lost, workers coming
+"""Slow fault tests (issue 6 items 2, 4, 10, 11, 12): workers killed, state lost, workers coming
 and going, exactly_once under SIGKILL. Only in ``make reliability``.
 
 Events keep arriving throughout (the restart test's feeder). After a SIGKILL the outputs may
@@ -13,6 +13,7 @@ import functools
 import random
 import shutil
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 import tests.integration.test_stream_support as stream_support
-from auxstream.stream.compare import differences
+from auxstream.stream.compare import RECORD_NAMES, differences
 from tests.integration.test_stream_restart import CHUNKS, Feeder
 from tests.integration.test_stream_support import (
     StreamSetup,
@@ -28,10 +29,21 @@ from tests.integration.test_stream_support import (
     newest_event_time,
     read_outputs,
 )
-from tests.reliability.support import GRACE_MS, Row, clean_day, oracle
+from tests.reliability.support import (
+    GRACE_MS,
+    Row,
+    clean_day,
+    committed_offsets,
+    end_offsets,
+    group_of,
+    oracle,
+)
 
 pytestmark = pytest.mark.slow
 ARGS = ("--session-timeout", "6", "--stall-timeout", "20")
+HOLD_S, WATCH_HELD_S = 16, 9.0
+"""Item 11: the first flush is held 16 s; commits are watched for 9 s of it (3 commit
+intervals), then the worker is killed while it is still held."""
 
 
 def finish(
@@ -209,3 +221,57 @@ def test_exactly_once_under_sigkill_with_a_read_committed_verifier(
         "faust-streaming 0.15.3 does not hold it, use at_least_once"
     )
     finish(setup, lines, expected, actual, row, repeats=False)
+
+
+def test_slow_first_flush_with_later_ones_in_flight_then_sigkill(
+    kafka_broker: str, tmp_path: Path, shared_examples: Path, row: Row
+) -> None:
+    """Item 11: concurrency above one, a slow first message, then SIGKILL.
+
+    The worker has no concurrent agents; its concurrency is ``flushes_in_flight`` flushes
+    waiting for Kafka while later messages are handled and their records sent. The first
+    flush is held (``fault_hold_first_flush_s``) after its records were delivered and before
+    its agents are stored and its messages acked. Meanwhile later messages are handled and
+    their records reach the output topics, but no offset may be committed (the completions
+    are chained), so the SIGKILL that follows loses nothing: the restarted worker processes
+    the slow messages again and every output equals the oracle's.
+    """
+    row.scenario = "11 slow first flush + SIGKILL"
+    setup = StreamSetup(kafka_broker, tmp_path)
+    policy = shared_examples / "policy.yaml"
+    lines = clean_day(setup, 40, 6, seed=111)
+    expected = oracle(setup, lines, policy)
+    assert setup.cli("topics", "create").returncode == 0
+    group, outputs = group_of(setup), [setup.topics[name] for name in RECORD_NAMES]
+    feeder = Feeder(kafka_broker, setup.topics["input"], lines)
+    hold = {"AUXSTREAM_FAULT_HOLD_FIRST_FLUSH_S": str(HOLD_S), "AUXSTREAM_FLUSHES_IN_FLIGHT": "4"}
+    slow = Worker(setup, "--policy", str(policy), *ARGS, log_name="slow", **hold)
+    try:
+        slow.wait_log("Worker ready")
+        feeder.start()
+        held_at = slow.wait_log("fault injection: holding the first flush")
+        at_hold = sum(asyncio.run(end_offsets(kafka_broker, outputs)).values())
+        later, committed = 0, {}
+        while not committed and slow.age() < held_at + WATCH_HELD_S:  # Faust commits each 2.8 s
+            time.sleep(0.5)
+            later = sum(asyncio.run(end_offsets(kafka_broker, outputs)).values()) - at_hold
+            committed = asyncio.run(committed_offsets(kafka_broker, group))
+        still_held = "the first flush goes on" not in slow.text()
+        slow.stop(signal.SIGKILL)
+        assert still_held, "the hold ended before the kill: lengthen it"
+        assert later > 0, "no later message's record was delivered while the first was held"
+        assert not committed, f"offsets committed while the first flush was held: {committed}"
+        restarted = Worker(setup, "--policy", str(policy), *ARGS, log_name="restarted")
+        try:
+            row.recover_s = round(restarted.wait_log("agents loaded", timeout_s=90), 1)
+            feeder.wait_for(len(feeder.chunks))
+            actual = asyncio.run(read_outputs(kafka_broker, setup.topics, quiet_s=6.0))
+        finally:
+            restarted.stop()
+    finally:
+        slow.stop()
+    row.note = (
+        f"first flush held {HOLD_S} s, 4 flushes in flight: {later} later records delivered "
+        f"and 0 offsets committed in {WATCH_HELD_S} s, then SIGKILL"
+    )
+    finish(setup, lines, expected, actual, row)
