@@ -26,6 +26,7 @@ from auxstream.domain.outputs import INVALID, LATE, CheckIn, DeadLetter, Detecti
 from auxstream.domain.policy import Policy
 from auxstream.domain.state import AgentState
 from auxstream.stream.counts import Counts
+from auxstream.stream.snapshot import Snapshot, save_before_change
 from auxstream.stream.watermark import HeldAgents, Source, Watermark
 
 REPARTITION = "repartition"
@@ -101,6 +102,9 @@ class Processor:
     states: dict[str, AgentState] = field(default_factory=dict)
     dirty: dict[str, int] = field(default_factory=dict)
     """agent_id -> home partition of agents changed since the shell last stored them."""
+    unsaved: dict[str, Snapshot] = field(default_factory=dict)
+    """Agents a flush's snapshot has not encoded yet (:mod:`auxstream.stream.snapshot`):
+    each is encoded before it changes again."""
     counts: Counts = field(default_factory=Counts)
     on_outputs: Callable[[list[Output]], None] | None = None
     """Sees the core's outputs of every step before they are routed (the worker's metrics)."""
@@ -195,6 +199,8 @@ class Processor:
             state = self.states.get(agent_id)
             if state is None or not state.held:
                 continue
+            if self.unsaved:
+                save_before_change(self.unsaved, agent_id)
             _, outputs = engine.release(state, self.policy)
             self._route(outputs, out)
             self._changed(state, self.home(agent_id), now)
@@ -205,12 +211,19 @@ class Processor:
         out = self.release_due(now)
         mark = self.watermark.value(now, now_ms)
         if mark is not None:
-            self._advance_due(mark, out)
+            self.advance_due(mark, out)
         return out
 
-    def _advance_due(self, mark: int, out: list[Outbound]) -> None:
+    def advance_due(self, mark: int, out: list[Outbound], most: int | None = None) -> bool:
+        """Advance the agents due at or before ``mark`` (at most ``most`` of them); True when
+        none is left. The worker advances a few hundred at a time, handling messages in
+        between: at an interval boundary every logged-in agent is due at once."""
         due = self._due
+        left = -1 if most is None else most
         while due and due[0][0] <= mark:
+            if left == 0:
+                return False
+            left -= 1
             at, agent_id = heapq.heappop(due)
             if self._due_at.get(agent_id) != at:
                 continue
@@ -218,10 +231,13 @@ class Processor:
             state = self.states.get(agent_id)
             if state is None:
                 continue
+            if self.unsaved:
+                save_before_change(self.unsaved, agent_id)
             _, outputs = engine.advance(state, mark, self.policy)
             self._route(outputs, out)
             self.dirty[agent_id] = self.home(agent_id)
             self._reschedule(state)
+        return True
 
     # ------------------------------------------------------------------ ownership
     def assign(self, partitions: Iterable[int], stored: Iterable[AgentState], now: float) -> None:
@@ -284,6 +300,8 @@ class Processor:
         if state is None:
             state = self.load(agent_id) or engine.new_agent(agent_id)
             self.states[agent_id] = state
+        elif self.unsaved:
+            save_before_change(self.unsaved, agent_id)
         return state
 
     def _changed(self, state: AgentState, home: int, now: float) -> None:

@@ -41,13 +41,16 @@ from auxstream.stream.intake import Intake
 from auxstream.stream.processor import REPARTITION, Inbound, Outbound, Processor, origin_of
 from auxstream.stream.sender import BatchSender
 from auxstream.stream.settings import Settings
-from auxstream.stream.store import AgentStore, Encoded
+from auxstream.stream.snapshot import Snapshot
+from auxstream.stream.store import AgentStore, encode_state
 from auxstream.stream.watermark import Watermark
 
 log = logging.getLogger("auxstream.stream")
 
 REPORT_EVERY_S = 10.0
 FREEZE_EVERY_S = 10.0
+ADVANCE_CHUNK = 200
+"""Agents advanced per step of a tick (a few milliseconds with the lock held)."""
 
 
 class Shell:
@@ -137,15 +140,32 @@ class Shell:
             self._took("flush", began)
 
     async def move_time(self) -> None:
-        """Release what waited out its grace, advance silent agents, and flush."""
+        """Release what waited out its grace, advance silent agents, and flush.
+
+        Agents are advanced ADVANCE_CHUNK at a time, messages handled in between: at an
+        interval boundary every logged-in agent is due at once (50,000 agents held messages
+        for about a second in one step).
+        """
         ends = await self.end_offsets()  # a broker round trip: not while holding up messages
+        processor = self.processor
         async with self.lock:
             began = time.monotonic()
             self.follow_policy()
             await self.read_lag(ends)
-            await self._produce(self.processor.tick(time.monotonic(), int(time.time() * 1000)))
-            await self._flush()
+            out = processor.release_due(time.monotonic())
+            mark = processor.watermark.value(time.monotonic(), int(time.time() * 1000))
+            done = mark is None or processor.advance_due(mark, out, ADVANCE_CHUNK)
+            await self._produce(out)
             self._took("tick", began)
+        while not done and mark is not None:
+            await asyncio.sleep(0)
+            async with self.lock:
+                began = time.monotonic()
+                out = []
+                done = processor.advance_due(mark, out, ADVANCE_CHUNK)
+                await self._produce(out)
+                self._took("tick", began)
+        await self.flush()
         self.report()
         self._tidy_memory()
         await self._watch_for_stall()
@@ -221,24 +241,25 @@ class Shell:
     async def _flush(self) -> None:
         """Hand what was handled since the last flush to :meth:`_complete`, in the background.
 
-        Runs under the lock: the changed agents are encoded now, as the records already
-        handed to the producer left them; messages handled after this point belong to the
-        next flush. Completions are chained (each first waits for the one before), so agents
+        Runs under the lock: the changed agents are taken now, as the records already
+        handed to the producer left them, into a :class:`Snapshot` that encodes them in the
+        background (each before it changes again); messages handled after this point belong
+        to the next flush. Completions are chained (each first waits for the one before), so agents
         are stored and messages acked in the order they were handled; when
         ``flushes_in_flight`` are under way (Kafka slow to acknowledge), this waits for them.
         """
         if self._in_flight >= self.settings.flushes_in_flight:
             await self.settled()
-        encoded = self.store.encode(self.processor.take_dirty())
+        snapshot = Snapshot(self.processor.take_dirty(), encode_state, self.processor.unsaved)
         pending, self._pending = self._pending, []
         filled, self._filled = self._filled, []
         acks, self._acks = self._acks, []
-        if pending or encoded or filled or acks:
+        if pending or snapshot or filled or acks:
             hold = self._hold_first_s if acks else 0.0
             self._hold_first_s -= hold
             self._in_flight += 1
             self._completing = asyncio.ensure_future(
-                self._complete(self._completing, pending, encoded, filled, acks, hold)
+                self._complete(self._completing, pending, snapshot, filled, acks, hold)
             )
 
     async def settled(self) -> None:
@@ -260,7 +281,7 @@ class Shell:
         self,
         previous: asyncio.Future[None] | None,
         pending: list[Any],
-        encoded: list[Encoded],
+        snapshot: Snapshot,
         filled: list[Inbound],
         acks: list[Message],
         hold_s: float = 0.0,
@@ -271,6 +292,7 @@ class Shell:
         ``hold_s`` is the injected slow first flush (``fault_hold_first_flush_s``).
         """
         try:
+            encoded = await snapshot.fill()
             if previous is not None:
                 await previous
             if pending:

@@ -34,9 +34,7 @@ from faust.types.tuples import Message
 
 from auxstream.domain.state import AgentState
 from auxstream.stream.processor import Outbound, home_partition
-
-Encoded = tuple[int, bytes, bytes]
-"""(home partition, key, encoded state) of one agent to store."""
+from auxstream.stream.snapshot import Encoded
 
 FORMAT = b"\x01"
 """First byte of every stored state; bump it when AgentState changes incompatibly."""
@@ -93,11 +91,6 @@ class AgentStore:
         """Write one encoded agent through Faust's table (its changelog send included)."""
         with self.in_partition(partition):
             self.table[key] = value
-
-    @staticmethod
-    def encode(changed: Iterable[tuple[int, AgentState]]) -> list[Encoded]:
-        """The agents as they are now, ready to store later (their state moves on)."""
-        return [(p, state.agent_id.encode(), encode_state(state)) for p, state in changed]
 
     def stage(self, encoded: Iterable[Encoded]) -> list[tuple[str, Outbound]]:
         """Write agents to the local store; return their changelog records, for the caller

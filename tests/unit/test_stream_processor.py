@@ -329,3 +329,42 @@ def test_a_busy_partition_with_messages_in_flight_still_releases_held_events(
     harness.now += 30.0  # nothing processed for 30 s with a message unread: stuck, not flowing
     tick_with_one_unread_input_message()
     assert harness.processor.states["C1"].last_event_id == "c-2"
+
+
+def test_advancing_a_few_agents_at_a_time_gives_what_one_step_gives(
+    shared_examples: Path,
+) -> None:
+    """The worker advances due agents in chunks (messages are handled in between); the
+    records are those of advancing them all at once."""
+    agents = [f"B{i}" for i in range(30)]
+
+    def half_an_hour() -> tuple[Processor, int]:
+        harness = Harness(load_policy(shared_examples / "policy.yaml"))
+        for agent in agents:
+            key, home = agent.encode(), at_home(agent)
+            harness.send(INPUT, home, key, ev(f"{agent}-1", agent, "08:00:00", "login"))
+            harness.send(INPUT, home, key, ev(f"{agent}-2", agent, "08:00:01", "ready"))
+        harness.send(INPUT, at_home("Z"), b"Z", ev("z-1", "Z", "08:31:00", "login"))
+        harness.send(INPUT, at_home("Z"), b"Z", ev("z-2", "Z", "08:32:00", "ready"))
+        for source in harness.processor.watermark.sources:
+            done = harness.offsets[source]
+            harness.processor.watermark.set_highwater(source, done, done)
+        harness.now += 10.0  # every partition idle: the watermark is the newest event's
+        harness.collect(harness.processor.release_due(harness.now))  # held events applied
+        mark = harness.processor.watermark.value(harness.now, 0)
+        assert mark is not None
+        return harness.processor, mark
+
+    (whole, mark), (chunked, _) = half_an_hour(), half_an_hour()
+    at_once: list[Outbound] = []
+    assert whole.advance_due(mark, at_once)
+    steps, by_four = 0, []
+    while not chunked.advance_due(mark, by_four, most=4):
+        steps += 1
+        assert steps < 100
+    assert steps >= len(agents) // 4
+    assert sorted((m.record, m.value) for m in by_four) == sorted(
+        (m.record, m.value) for m in at_once
+    )
+    assert sum(m.record == "intervals" for m in at_once) >= len(agents)
+    assert chunked.states == whole.states

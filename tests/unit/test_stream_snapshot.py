@@ -1,0 +1,91 @@
+"""A flush's snapshot stores every agent as it was at the flush, however encoding and later
+changes interleave (auxstream/stream/snapshot.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+from auxstream.domain.state import AgentState
+from auxstream.policy import load_policy
+from auxstream.stream.processor import home_partition
+from auxstream.stream.snapshot import Snapshot, save_before_change
+from auxstream.stream.store import decode_state, encode_state
+from tests.unit.test_stream_processor import INPUT, PARTITIONS, Harness, key_of
+
+
+def test_agents_changed_while_the_snapshot_encodes_are_stored_as_they_were() -> None:
+    states = [AgentState(f"a{i}", team="before") for i in range(10)]
+    unsaved: dict[str, Snapshot] = {}
+    snapshot = Snapshot([(i % 3, s) for i, s in enumerate(states)], encode_state, unsaved)
+    assert set(unsaved) == {s.agent_id for s in states}
+
+    async def change_them() -> None:
+        for state in states:  # between the snapshot's chunks
+            save_before_change(unsaved, state.agent_id)
+            state.team = "after"
+            await asyncio.sleep(0)
+
+    async def both() -> list[tuple[int, bytes, bytes]]:
+        encoded, _ = await asyncio.gather(snapshot.fill(chunk=2), change_them())
+        return encoded
+
+    encoded = asyncio.run(both())
+    assert sorted(key for _, key, _ in encoded) == sorted(s.agent_id.encode() for s in states)
+    assert {decode_state(value).team for _, _, value in encoded} == {"before"}
+    assert {(p, key) for p, key, _ in encoded} == {
+        (i % 3, s.agent_id.encode()) for i, s in enumerate(states)
+    }
+    assert not unsaved
+    assert all(s.team == "after" for s in states)
+
+
+def test_an_agent_in_two_flushes_is_stored_at_each_flush() -> None:
+    state = AgentState("a1", team="first")
+    unsaved: dict[str, Snapshot] = {}
+    first = Snapshot([(0, state)], encode_state, unsaved)
+    save_before_change(unsaved, "a1")
+    state.team = "second"
+    second = Snapshot([(0, state)], encode_state, unsaved)
+    state_after = asyncio.run(second.fill())
+    assert unsaved == {}
+    assert [decode_state(v).team for _, _, v in asyncio.run(first.fill())] == ["first"]
+    assert [decode_state(v).team for _, _, v in state_after] == ["second"]
+
+
+def test_the_processor_saves_an_unencoded_agent_before_it_changes(
+    tmp_path: Path, shared_examples: Path
+) -> None:
+    """A simulated day through the processor, with snapshots filled only well after they
+    were taken: each stores what encoding at the flush would have stored."""
+    day = tmp_path / "day.jsonl"
+    subprocess.run(
+        [sys.executable, "-m", "auxstream", "simulate", "--agents", "12", "--hours", "2",
+         "--seed", "5", "--out", str(day)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    harness = Harness(load_policy(shared_examples / "policy.yaml"))
+    processor = harness.processor
+    waiting: list[tuple[Snapshot, dict[bytes, bytes]]] = []
+    compared = saved_early = 0
+    for i, line in enumerate(day.read_bytes().splitlines(), start=1):
+        key = key_of(line)
+        partition = home_partition(key.decode(), PARTITIONS) if key else 0
+        harness.send(INPUT, partition, key, line)
+        harness.now += 0.01
+        if i % 10 == 0:
+            harness.tick(caught_up=True)
+            changed = processor.take_dirty()
+            at_flush = {s.agent_id.encode(): encode_state(s) for _, s in changed}
+            waiting.append((Snapshot(changed, encode_state, processor.unsaved), at_flush))
+        if len(waiting) > 3:  # filled three flushes later
+            snapshot, at_flush = waiting.pop(0)
+            saved_early += len(snapshot.encoded)
+            encoded = asyncio.run(snapshot.fill(chunk=4))
+            assert {key: value for _, key, value in encoded} == at_flush
+            compared += len(encoded)
+    assert compared > 200
+    assert saved_early > 20, "no agent changed before its snapshot encoded it"
