@@ -436,6 +436,10 @@ def child_cwd() -> Path:
     return CODE or ROOT
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -479,6 +483,8 @@ def main() -> int:
     parser.add_argument("--results", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--doc", default=str(ROOT / "docs" / "performance.md"))
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C: every worker and the broker are stopped by their pid.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if args.quick:
         args.events, args.agents, args.peer_events = 50_000, 1_000, 10_000
         args.duration, args.hops, args.recovery_agents = 10.0, 200, 5_000
