@@ -3,10 +3,10 @@
 `python bench/stages.py FILE [REPEAT]` reports the best of REPEAT (default 3) runs of each.
 Each stage includes the ones before it: parse (orjson only) -> validate (event_from_dict)
 -> core (engine.apply per event, no routing) -> Replayer with no-op sinks -> Replayer with
-list sinks (what `auxstream replay` does before sorting and writing) -> files (the whole
-replay_file: sorted runs spilled, merged and written into a temporary folder). The cyclic
-garbage collector is paused, as replay_file does; the first line says whether the core
-ran compiled (auxstream/_native.py) or as pure Python.
+replay's sinks buffering every record, never spilled (what `auxstream replay` does before
+sorting and writing) -> files (the whole replay_file: sorted runs spilled, merged and
+written into a temporary folder). The cyclic garbage collector is paused, as replay_file
+does; the first line says whether the core ran compiled (auxstream/_native.py) or as pure Python.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from auxstream.policy import load_policy
 from auxstream.replay.files import Source
 from auxstream.replay.run import replay_file
 from auxstream.replay.runner import RECORD_NAMES, Replayer
+from auxstream.replay.sink import SortedFile
 
 POLICY = load_policy("examples/policy.yaml")
 
@@ -65,17 +66,26 @@ def core(lines: list[bytes]) -> None:
 
 def replayer_noemit(lines: list[bytes]) -> None:
     replayer = Replayer(
-        POLICY, lambda kind, key, line: None, dict.fromkeys(RECORD_NAMES, lambda entry: None)
+        POLICY,
+        lambda kind, key, line: None,
+        dict.fromkeys(RECORD_NAMES, lambda first, rest, line: None),
     )
     replayer.feed(lines)
 
 
-def replayer_list(lines: list[bytes]) -> None:
-    acc: list[tuple[object, ...]] = []
-    replayer = Replayer(
-        POLICY, lambda kind, key, line: None, dict.fromkeys(RECORD_NAMES, acc.append)
-    )
-    replayer.feed(lines)
+def replayer_buffered(lines: list[bytes]) -> None:
+    # The sinks replay uses, never spilled or written (their buffers just grow).
+    with tempfile.TemporaryDirectory(prefix="auxstream-stages-") as tmp:
+        sinks = {
+            name: SortedFile(Path(tmp) / f"{name}.jsonl", Path(tmp), len(lines) * 10)
+            for name in RECORD_NAMES
+        }
+        replayer = Replayer(
+            POLICY,
+            lambda kind, key, line: None,
+            {name: sink.add for name, sink in sinks.items()},
+        )
+        replayer.feed(lines)
 
 
 def files(lines: list[bytes]) -> None:
@@ -93,7 +103,7 @@ def main() -> None:
         validate,
         core,
         replayer_noemit,
-        replayer_list,
+        replayer_buffered,
         files,
     ]
     repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 3

@@ -6,6 +6,7 @@ import gc
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from auxstream.domain.policy import Policy
@@ -14,7 +15,7 @@ from auxstream.replay.runner import Replayer, ReplayStats
 from auxstream.replay.sink import PlainFile, SortedFile
 
 RECORD_FILES = ("segments", "intervals", "durations", "detections", "checkins", "deadletters")
-SPILL_AT = 100_000
+SPILL_AT = 50_000  # records per file: a buffered record is about 250 bytes of its block
 _PROGRESS_EVERY = 20_000
 _CHECK_MASK = 1023  # check the sinks for a spill every 1,024 lines
 
@@ -50,16 +51,19 @@ def _replay(
     started: float,
 ) -> tuple[ReplayStats, float]:
     with tempfile.TemporaryDirectory(prefix="auxstream-replay-", dir=out_dir) as spill:
-        sinks: dict[str, SortedFile | PlainFile] = {
+        sorted_files = {
             name: SortedFile(out_dir / f"{name}.jsonl", Path(spill), spill_at)
             for name in RECORD_FILES[:-1]
         }
-        sinks["deadletters"] = PlainFile(out_dir / "deadletters.jsonl")
+        dead_letters = PlainFile(out_dir / "deadletters.jsonl")
+        sinks: dict[str, SortedFile | PlainFile] = {**sorted_files, "deadletters": dead_letters}
         try:
+            # Only dead letters come through ``emit`` (the other records go to the sinks'
+            # ``add``), but any record name is routed to its file.
             replayer = Replayer(
                 policy,
-                lambda kind, key, line: sinks[kind].add((*key, line)),
-                {name: sinks[name].add for name in RECORD_FILES[:-1]},
+                partial(_emit, sorted_files, dead_letters),
+                {name: sink.add for name, sink in sorted_files.items()},
             )
             checks = [sink.check for sink in sinks.values()]
             if show_progress:
@@ -71,6 +75,19 @@ def _replay(
             for sink in sinks.values():
                 sink.close()
     return replayer.stats, time.perf_counter() - started
+
+
+def _emit(
+    sorted_files: dict[str, SortedFile],
+    dead_letters: PlainFile,
+    kind: str,
+    key: tuple[object, ...],
+    line: bytes,
+) -> None:
+    if kind == "deadletters":
+        dead_letters.add((*key, line))
+    else:
+        sorted_files[kind].add(key[0], key[1] if len(key) == 2 else key[1:], line)
 
 
 def _feed(replayer: Replayer, source: Source, checks: list[Callable[[], None]]) -> None:

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Final
+from typing import Any, Final
 
 import orjson
 
@@ -45,8 +45,9 @@ from auxstream.records import (
 
 # kind name -> called with (sort key, JSON line)
 Emit = Callable[[str, tuple[object, ...], bytes], None]
-# called with one record of a kind: the flat tuple (*sort key, JSON line)
-Add = Callable[[tuple[object, ...]], None]
+# called with one record of a kind: its first sort key (a float), the rest of its sort key
+# (the agent id, or a tuple of the agent id and one more key) and its JSON line
+Add = Callable[[float, Any, bytes], None]
 RECORD_NAMES: Final = ("segments", "intervals", "durations", "detections", "checkins")
 
 
@@ -80,18 +81,17 @@ def _json_error(line: bytes, exc: orjson.JSONDecodeError) -> orjson.JSONDecodeEr
     return exc  # pragma: no cover - whitespace cannot make valid JSON invalid
 
 
-def _unflatten(emit: Emit, name: str, entry: tuple[object, ...]) -> None:
-    line = entry[-1]
-    assert isinstance(line, bytes)  # noqa: S101 - the sink entry ends with its line
-    emit(name, entry[:-1], line)
+def _unflatten(emit: Emit, name: str, first: float, rest: Any, line: bytes) -> None:
+    emit(name, (first, *rest) if isinstance(rest, tuple) else (first, rest), line)
 
 
 class Replayer:
     """Feeds lines to the core and hands every output to ``emit`` as a wire JSON line
     (ending in a newline).
 
-    ``sinks`` (record name -> ``add((*key, line))``) may replace ``emit`` on the hot path:
-    one direct call per record instead of a dispatch on the name.
+    ``sinks`` (record name -> ``add(first_key, rest_of_key, line)``) may replace ``emit``
+    on the hot path: one direct call per record, with no key tuple, instead of a dispatch
+    on the name.
     """
 
     def __init__(self, policy: Policy, emit: Emit, sinks: dict[str, Add] | None = None) -> None:
@@ -244,7 +244,7 @@ class Replayer:
             # Segments and outcomes are most of the outputs: tested first. isinstance (exact
             # types, no subclasses exist) both dispatches and narrows the type for mypy.
             if isinstance(out, Segment):
-                self._add_segment((float(out.end), out.agent_id, segment_line(out)))
+                self._add_segment(float(out.end), out.agent_id, segment_line(out))
                 self._segments += 1
             elif isinstance(out, Outcome):
                 outcome = out.outcome
@@ -268,18 +268,18 @@ class Replayer:
                 if code is not None:
                     used_codes[code] = used_codes.get(code, 0) + 1
             elif isinstance(out, Duration):
-                self._add_duration((float(out.as_of), out.agent_id, duration_line(out)))
+                self._add_duration(float(out.as_of), out.agent_id, duration_line(out))
                 self._durations += 1
             elif isinstance(out, Interval):
                 self._add_interval(
-                    (float(out.interval_start), out.agent_id, out.revision, interval_line(out))
+                    float(out.interval_start), (out.agent_id, out.revision), interval_line(out)
                 )
                 self._intervals += 1
             elif isinstance(out, Detection):
                 stats.detections[out.rule] += 1
                 stats.records["detections"] += 1
-                self._add_detection((float(out.ts), out.agent_id, out.rule, detection_line(out)))
+                self._add_detection(float(out.ts), (out.agent_id, out.rule), detection_line(out))
             elif isinstance(out, CheckIn):
                 stats.records["checkins"] += 1
-                self._add_checkin((float(out.ts), out.agent_id, checkin_line(out)))
+                self._add_checkin(float(out.ts), out.agent_id, checkin_line(out))
         return late

@@ -5,14 +5,12 @@ same bytes however their delivery was shuffled within the grace window. Records 
 buffered and, past a bound, spilled as sorted runs to temporary files and merged at the
 end: memory stays flat however long the input is.
 
-An entry is one flat tuple ``(*sort_key, line)`` with the newline-terminated JSON line
-last. Sorting flat tuples orders exactly as sorting ``(sort_key, line)`` pairs (every key
-of one file has the same length) while allocating and comparing one tuple less.
-
-A spilled run is a sequence of chunks, each holding up to ``_RUN_BATCH`` entries in
-columns: the first keys (event times), the second keys (agents), any third keys, the
-lines' end offsets (one ``marshal`` header), then the lines themselves as one block of
-bytes. Merging compares the key columns and writes whole slices of a block, so no line
+A buffered record is not an object: its first key goes into an array of floats, the rest
+of its key into a list (usually the agent id, shared with the agent's state) and its line
+is copied into one block of bytes. A spill splits the block into lines, sorts positions
+and writes sorted chunks of up to ``_RUN_BATCH`` records in columns: the first keys, the
+other keys and the lines' end offsets (one ``marshal`` header), then the lines as one
+block. Merging compares the key columns and writes whole slices of a block, so no line
 becomes an object of its own again after the spill.
 """
 
@@ -23,7 +21,6 @@ import tempfile
 from array import array
 from collections.abc import Iterator
 from itertools import accumulate
-from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -31,82 +28,143 @@ Entry = tuple[Any, ...]
 
 _RUN_BATCH: Final = 4096
 _HEADER: Final = 16  # two 8-byte little-endian lengths: the marshal header, the block
-_FIRST: Final = itemgetter(0)
 
 
 class SortedFile:
     """One JSONL output file whose lines are written in sort-key order at close.
 
-    ``add`` is the buffer's own ``append`` (one C call per record); the driver calls
-    ``check`` every so often to spill a full buffer, so the bound is ``spill_at`` plus
-    whatever arrived since the last check.
+    ``add(first, rest, line)`` takes one record: its first sort key (a float or another
+    value all of one type), the rest of its key (one value, or a tuple of them) and its
+    line, which ends with its only newline. The first keys go into an array, the lines
+    are copied into one block of bytes at once, so a buffered record keeps no object of
+    its own. The driver calls ``check`` every so often to spill a full buffer, so the
+    bound is ``spill_at`` plus whatever arrived since the last check.
     """
 
     def __init__(self, path: Path, spill_dir: Path, spill_at: int) -> None:
         self.path = path
         self._spill_dir = spill_dir
         self._spill_at = spill_at
-        self._buffer: list[Entry] = []
+        self._firsts: list[Any] | array[float] = array("d")
+        self._rests: list[Any] = []
+        self._block = bytearray()
         self._runs: list[Path] = []
         self._spilled = 0
-        self.add = self._buffer.append
+
+    def add(self, first: Any, rest: Any, line: bytes) -> None:
+        firsts = self._firsts
+        if type(first) is not float and type(firsts) is array:
+            # Not a float (tests use integers): keys kept as objects from now on.
+            firsts = self._firsts = list(firsts)
+        firsts.append(first)
+        self._rests.append(rest)
+        self._block += line
 
     @property
     def count(self) -> int:
-        return self._spilled + len(self._buffer)
+        return self._spilled + len(self._rests)
 
     def check(self) -> None:
-        if len(self._buffer) >= self._spill_at:
+        if len(self._rests) >= self._spill_at:
             self._spill()
 
     def _spill(self) -> None:
-        buffer = self._buffer
-        sort_entries(buffer)
         handle, name = tempfile.mkstemp(
             prefix=f"{self.path.stem}-", suffix=".run", dir=self._spill_dir
         )
         with open(handle, "wb") as run:
-            for i in range(0, len(buffer), _RUN_BATCH):
-                run.write(encode_chunk(buffer[i : i + _RUN_BATCH]))
+            for chunk in self._take_sorted():
+                write_chunk(chunk, run)
         self._runs.append(Path(name))
-        self._spilled += len(buffer)
-        buffer.clear()  # the same list: ``add`` stays bound to it
+
+    def _take_sorted(self) -> Iterator[Chunk]:
+        """The buffered records as sorted chunks, made one at a time (only the lines stay
+        in memory meanwhile); the buffer is left empty at once."""
+        firsts = self._firsts
+        keys: list[Any] = firsts.tolist() if isinstance(firsts, array) else firsts
+        rests = self._rests
+        data = bytes(self._block)
+        self._firsts = array("d")
+        self._rests = []
+        self._block = bytearray()
+        self._spilled += len(rests)
+        lines = data.split(b"\n")
+        del data
+        if len(lines) != len(rests) + 1:
+            raise ValueError(f"{self.path.name}: a buffered line is not one newline-ended line")
+        return _chunks(keys, rests, lines, sort_order(keys, rests, lines))
 
     def close(self) -> None:
-        buffer = self._buffer
-        sort_entries(buffer)
+        memory = self._take_sorted()
         with open(self.path, "wb") as out:
             if not self._runs:
-                out.writelines([entry[-1] for entry in buffer])
+                for chunk in memory:
+                    out.write(chunk.block)
             else:
-                memory = [
-                    Chunk.of(buffer[i : i + _RUN_BATCH]) for i in range(0, len(buffer), _RUN_BATCH)
-                ]
                 merge_runs([iter(memory), *(read_chunks(run) for run in self._runs)], out)
         for run in self._runs:
             run.unlink(missing_ok=True)
-        buffer.clear()
         self._runs = []
 
 
-def sort_entries(entries: list[Entry]) -> None:
-    """Sort ``entries`` as ``entries.sort()`` would.
+def _chunks(
+    keys: list[Any], rests: list[Any], lines: list[bytes], order: list[int]
+) -> Iterator[Chunk]:
+    for i in range(0, len(order), _RUN_BATCH):
+        picked = order[i : i + _RUN_BATCH]
+        parts = [lines[k] for k in picked]
+        ends = array("q", accumulate([len(part) + 1 for part in parts]))
+        parts.append(b"")  # the last line's newline
+        yield Chunk([keys[k] for k in picked], [rests[k] for k in picked], ends, b"\n".join(parts))
 
-    A sort on the first key alone compares floats in C without the equality pass tuple
-    comparison makes on every pair; only the runs of equal first keys (records of one
-    instant) are then sorted as whole tuples. Stable sorting makes the two the same order.
+
+def sort_order(keys: list[Any], rests: list[Any], lines: list[bytes]) -> list[int]:
+    """The positions of the records ``(keys[i], *rests[i], lines[i])`` in sorted order.
+
+    One sort on the first keys alone (floats compare in C, with no tuple and no equality
+    pass), then each run of equal first keys (records of one instant) by the rest of the
+    key, then any run equal in both by the line: stable sorts, so the same order as one
+    sort of the whole tuples.
     """
-    entries.sort(key=_FIRST)
-    n = len(entries)
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    ordered = [keys[k] for k in order]
+    n = len(order)
     i = 0
     while i < n:
-        first = entries[i][0]
+        first = ordered[i]
         j = i + 1
-        while j < n and entries[j][0] == first:
+        while j < n and ordered[j] == first:
             j += 1
         if j - i > 1:
-            entries[i:j] = sorted(entries[i:j])
+            order[i:j] = _sort_group(order[i:j], rests, lines)
         i = j
+    return order
+
+
+def _sort_group(group: list[int], rests: list[Any], lines: list[bytes]) -> list[int]:
+    """Positions of one instant sorted by the rest of the key, then the line."""
+    group.sort(key=rests.__getitem__)
+    ordered = [rests[k] for k in group]
+    m = len(group)
+    g = 0
+    while g < m:
+        rest = ordered[g]
+        h = g + 1
+        while h < m and ordered[h] == rest:
+            h += 1
+        if h - g > 1:
+            group[g:h] = sorted(group[g:h], key=lines.__getitem__)
+        g = h
+    return group
+
+
+def sort_entries(entries: list[Entry]) -> None:
+    """Sort flat ``(first, *rest, line)`` tuples as ``entries.sort()`` would (as
+    ``sort_order`` does for the columns)."""
+    keys = [entry[0] for entry in entries]
+    rests = _rests(entries)
+    lines = [entry[-1] for entry in entries]
+    entries[:] = [entries[k] for k in sort_order(keys, rests, lines)]
 
 
 class Chunk:
@@ -153,16 +211,14 @@ def _rests(entries: list[Entry]) -> list[Any]:
     return [entry[1:-1] for entry in entries]
 
 
-def encode_chunk(entries: list[Entry]) -> bytes:
-    """A chunk as written to a run: two lengths, the marshalled columns, the block."""
-    lines = [entry[-1] for entry in entries]
-    header = marshal.dumps((
-        [entry[0] for entry in entries],
-        _rests(entries),
-        array("q", accumulate(map(len, lines))).tobytes(),
-    ))  # fmt: skip
-    block = b"".join(lines)
-    return len(header).to_bytes(8, "little") + len(block).to_bytes(8, "little") + header + block
+def write_chunk(chunk: Chunk, run: IO[bytes]) -> None:
+    """A chunk as written to a run: two lengths, the marshalled key columns and line ends,
+    then the block."""
+    header = marshal.dumps((chunk.firsts, chunk.rests, chunk.ends.tobytes()))
+    block = chunk.block
+    run.write(len(header).to_bytes(8, "little") + len(block).to_bytes(8, "little"))
+    run.write(header)
+    run.write(block)
 
 
 def read_chunks(path: Path) -> Iterator[Chunk]:

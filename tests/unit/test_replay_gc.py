@@ -31,7 +31,7 @@ def test_replay_makes_no_reference_cycles(tmp_path: Path) -> None:
         replayer = Replayer(
             pol,
             lambda kind, key, line: kept.append((*key, line)),
-            dict.fromkeys(RECORD_NAMES, kept.append),
+            dict.fromkeys(RECORD_NAMES, lambda first, rest, line: kept.append((first, rest, line))),
         )
         replayer.feed(lines)
         replayer.finish()

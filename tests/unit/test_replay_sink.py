@@ -5,16 +5,17 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auxstream.replay.sink import (
     Chunk,
     SortedFile,
-    encode_chunk,
     merge_runs,
     read_chunks,
     sort_entries,
+    write_chunk,
 )
 
 entries = st.tuples(
@@ -59,7 +60,10 @@ def test_merge_equals_one_sort(runs: list[tuple[list[tuple[object, ...]], int]])
 @given(st.lists(flat_entries, max_size=60), st.integers(1, 9))
 def test_spilled_runs_read_back(items: list[tuple[object, ...]], size: int) -> None:
     items.sort()  # type: ignore[type-var]
-    data = b"".join(encode_chunk(items[i : i + size]) for i in range(0, len(items), size))
+    buffer = io.BytesIO()
+    for i in range(0, len(items), size):
+        write_chunk(Chunk.of(items[i : i + size]), buffer)
+    data = buffer.getvalue()
     path = Path(f"/tmp/auxstream-test-run-{id(items)}.run")  # noqa: S108 - removed below
     try:
         path.write_bytes(data)
@@ -81,7 +85,7 @@ def test_sorted_file_equals_one_sort(items: list[tuple[object, ...]], spill_at: 
     try:
         sink = SortedFile(base / "out.jsonl", base, spill_at)
         for entry in items:
-            sink.add(entry)
+            sink.add(entry[0], entry[1] if len(entry) == 3 else entry[1:-1], entry[-1])  # type: ignore[arg-type]
             sink.check()
         assert sink.count == len(items)
         sink.close()
@@ -99,10 +103,36 @@ def test_sorted_file_equals_one_sort(items: list[tuple[object, ...]], spill_at: 
 def test_spilled_file_is_sorted(tmp_path: Path) -> None:
     sink = SortedFile(tmp_path / "out.jsonl", tmp_path, spill_at=7)
     wanted = [(t % 13, f"A{t % 3}", t, b"%d\n" % t) for t in range(100)]
-    for entry in wanted:
-        sink.add(entry)
+    for first, agent, more, line in wanted:
+        sink.add(first, (agent, more), line)
         sink.check()
     assert sink.count == 100
     sink.close()
     assert (tmp_path / "out.jsonl").read_bytes() == b"".join(e[-1] for e in sorted(wanted))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def test_float_keys_and_agents(tmp_path: Path) -> None:
+    """The shape replay gives: float times, agent ids, records of one instant in any order,
+    spilled across several runs."""
+    sink = SortedFile(tmp_path / "out.jsonl", tmp_path, spill_at=10)
+    wanted = [
+        (
+            float(1_778_569_203_000 + (t * 7919 % 23) * 1000),
+            f"A{t * 31 % 17:03d}",
+            b'{"n":%d}\n' % t,
+        )
+        for t in range(200)
+    ]
+    for first, agent, line in wanted:
+        sink.add(first, agent, line)
+        sink.check()
+    sink.close()
+    assert (tmp_path / "out.jsonl").read_bytes() == b"".join(e[-1] for e in sorted(wanted))
+
+
+def test_a_line_with_two_newlines_is_refused(tmp_path: Path) -> None:
+    sink = SortedFile(tmp_path / "out.jsonl", tmp_path, spill_at=1)
+    sink.add(1.0, "a", b"x\ny\n")
+    with pytest.raises(ValueError, match="not one newline-ended line"):
+        sink.check()
