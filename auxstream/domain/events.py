@@ -25,6 +25,30 @@ FUTURE_LIMIT_MS: Final = DAY_MS
 
 _OPTIONAL_TEXT: Final = (str, type(None))
 
+# Each type's constant by its text: a received type becomes the very object the core
+# compares with, so those comparisons stop at the identity check.
+_TYPE_OBJECTS: Final[dict[str, str]] = {kind: kind for kind in EVENT_TYPES}
+
+_TEXTS: Final[dict[str, str]] = {}
+"""Short text values (team, source, site, reason code) by themselves: one object per
+distinct value, shared by every event that names it, instead of one per message. An event
+is held for the grace window and its agent's state keeps its team and code, so a value
+that is the same object is cheaper to compare and to drop. Cleared when full."""
+_TEXTS_MAX: Final = 10_000
+_TEXT_LEN_MAX: Final = 64
+
+
+def _shared(value: str) -> str:
+    """The shared object for ``value`` (itself if the value is long or new)."""
+    shared = _TEXTS.get(value)
+    if shared is not None:
+        return shared
+    if len(value) <= _TEXT_LEN_MAX:
+        if len(_TEXTS) >= _TEXTS_MAX:
+            _TEXTS.clear()
+        _TEXTS[value] = value
+    return value
+
 
 class InvalidEvent(ValueError):
     """An input that is not a valid agent event; the message is the dead letter's error."""
@@ -132,12 +156,14 @@ def event_from_dict(obj: Any, newest_ts: int | None = None) -> AgentEvent:
     agent_id = obj.get("agent_id")
     if type(agent_id) is not str or not 0 < len(agent_id) <= MAX_ID_LEN:
         _text(obj, "agent_id", required=True)
-    kind = obj.get("type")
-    if type(kind) is not str or kind not in EVENT_TYPES:  # a list or object is unhashable
-        if kind is None:
+    raw_kind = obj.get("type")
+    # A list or object is unhashable: only text is looked up.
+    kind = _TYPE_OBJECTS.get(raw_kind) if type(raw_kind) is str else None
+    if kind is None:
+        if raw_kind is None:
             raise InvalidEvent("missing field 'type'")
         raise InvalidEvent(
-            f"unknown type {kind!r} (expected one of {', '.join(sorted(EVENT_TYPES))})"
+            f"unknown type {raw_kind!r} (expected one of {', '.join(sorted(EVENT_TYPES))})"
         )
     raw_ts = obj.get("ts")
     if type(raw_ts) is not str:
@@ -159,6 +185,8 @@ def event_from_dict(obj: Any, newest_ts: int | None = None) -> AgentEvent:
         raise InvalidEvent("not_ready event has no reason_code")
     if reason_code == "":
         reason_code = None
+    elif reason_code is not None:
+        reason_code = _shared(reason_code)
     seq = obj.get("seq")
     if seq is not None and (type(seq) is not int or seq < 0):
         raise InvalidEvent("field 'seq' must be an integer >= 0 or null")
@@ -175,4 +203,10 @@ def event_from_dict(obj: Any, newest_ts: int | None = None) -> AgentEvent:
         _text(obj, "team", required=False)
         _text(obj, "site", required=False)
         _text(obj, "source", required=False)
+    if team is not None:
+        team = _shared(team)
+    if site is not None:
+        site = _shared(site)
+    if source is not None:
+        source = _shared(source)
     return AgentEvent(event_id, agent_id, ts, kind, reason_code, team, site, source, seq)

@@ -150,6 +150,10 @@ class Replayer:
         state = self.states.get(event.agent_id)
         if state is None:
             state = self.states[event.agent_id] = engine.new_agent(event.agent_id)
+        else:
+            # The state's copy of the same text: the message's own copy is dropped now,
+            # while it is in the cache, rather than when the held event is released.
+            event.agent_id = state.agent_id
         _, outputs = engine.apply(state, event, self.policy)
         late = self._route(outputs)
         if late is not None:
