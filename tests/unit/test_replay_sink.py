@@ -15,6 +15,7 @@ from auxstream.replay.sink import (
     merge_runs,
     read_chunks,
     sort_entries,
+    sort_order,
     write_chunk,
 )
 
@@ -136,3 +137,18 @@ def test_a_line_with_two_newlines_is_refused(tmp_path: Path) -> None:
     sink.add(1.0, "a", b"x\ny\n")
     with pytest.raises(ValueError, match="not one newline-ended line"):
         sink.check()
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0.0, -0.0, 0.5, 1.0, -3.0, 2.0**52, 2.0**53, 1e300]),
+            st.sampled_from(["a", "b", "ab", ""]),
+            st.integers(0, 3).map(lambda n: b"{%d}\n" % n),
+        )
+    )
+)
+def test_sort_order_any_float_keys(items: list[tuple[float, str, bytes]]) -> None:
+    """Whole, fractional, huge and negative times: one float per record only when exact."""
+    order = sort_order([e[0] for e in items], [e[1] for e in items], [e[2] for e in items])
+    assert [items[k] for k in order] == sorted(items)
