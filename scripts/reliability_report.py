@@ -78,7 +78,9 @@ SOAK = """## Soak (13)
 `make soak` is not part of `make test` or `make reliability`: it runs two hours. It feeds one
 worker (RocksDB store) on a private broker a simulated centre of 1,500 agents at 20 times real
 time, 40 simulated hours, and samples the worker's RSS and its group's committed lag every
-30 s. It passes when, after a 10-minute warm-up, RSS grows less than 10 MB/h and lag less than
+30 s. It passes when, after the state's 25-hour retention horizon (75 minutes at 20x: event ids
+are kept 24 hours to catch duplicates, so memory grows with every event until then), RSS
+grows less than 10 MB/h and lag less than
 1% of the input per hour, and the lag drains to 0 once the feed stops. The latest run's
 figures, and why those limits: [soak.md](soak.md) (`bench/soak.py`, `bench/results/soak-*.json`).
 """

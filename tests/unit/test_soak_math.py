@@ -44,8 +44,12 @@ def test_slope_is_least_squares_not_first_to_last() -> None:
     assert slope_per_hour(points) == pytest.approx(0.0)
 
 
-def test_warmup_is_ten_minutes_or_a_quarter_of_a_short_run() -> None:
-    assert warmup_s(7200) == 600
+def test_warmup_is_the_state_retention_horizon_when_the_run_can_show_it() -> None:
+    # 25 h of event time at 20x is 75 min; a 2-hour run judges its last 45 minutes
+    assert warmup_s(7200) == 4500
+    assert warmup_s(7200, speed=40.0) == 2250
+    # too short to watch the state stop growing: 10 minutes, or a quarter of a short run
+    assert warmup_s(6000) == 600
     assert warmup_s(360) == 90
     assert warmup_s(0) == 0
 
