@@ -22,8 +22,9 @@ from auxstream.stream.shell import Shell
 
 COMMIT_EVERY_NEVER = 2**62
 """broker_commit_every: a count of acks never reached."""
-RELEASE_EVERY_S = 0.01
-"""How often the worker looks for held events whose grace ran out (a cheap check)."""
+RELEASE_EVERY_S = 0.1
+"""How often the worker also checks for held events whose grace ran out (Shell.arm_release
+wakes it at the exact moment; this is the safety net)."""
 
 
 class PolicyTable(faust.GlobalTable):
@@ -131,9 +132,20 @@ def create_app(
         """Wait until Kafka has every record, then store the changed agents, then ack."""
         await shell.flush()
 
-    @app.timer(RELEASE_EVERY_S, name="release-held")
+    @app.task
     async def release_held() -> None:
-        """Apply held events whose grace ran out, without waiting for the next tick."""
+        """Apply held events the moment their grace runs out (Shell.arm_release), without
+        waiting for the next tick."""
+        wake = shell.release_wake
+        while not app.should_stop:
+            await wake.wait()
+            wake.clear()
+            if not app.rebalancing:
+                await shell.release_held()
+
+    @app.timer(RELEASE_EVERY_S, name="release-held-check")
+    async def release_held_check() -> None:
+        """A safety net under the precise wake-up: release whatever is due."""
         if not app.rebalancing:
             await shell.release_held()
 

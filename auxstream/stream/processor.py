@@ -181,8 +181,12 @@ class Processor:
     # ------------------------------------------------------------------ time
     def release_is_due(self, now: float) -> bool:
         """Some agent's held events may have waited out their grace (a cheap check)."""
-        due_at = self.held.next_due(self.policy.grace_s)
+        due_at = self.next_release()
         return due_at is not None and due_at <= now
+
+    def next_release(self) -> float | None:
+        """When the earliest held events wait out their grace (the clock of ``receive``)."""
+        return self.held.next_due(self.policy.grace_s)
 
     def release_due(self, now: float, out: list[Outbound] | None = None) -> list[Outbound]:
         """Release the agents whose held events waited out their grace on the wall clock."""

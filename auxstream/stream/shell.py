@@ -50,6 +50,8 @@ log = logging.getLogger("auxstream.stream")
 REPORT_EVERY_S = 10.0
 FREEZE_EVERY_S = 10.0
 ADVANCE_CHUNK = 200
+RELEASE_RETRY_S = 0.01
+"""How soon held events whose partition was behind are tried again."""
 """Agents advanced per step of a tick (a few milliseconds with the lock held)."""
 BACKLOG = 5_000
 """Messages behind the end of the input (at the last tick) from which a flush encodes its
@@ -95,6 +97,10 @@ class Shell:
         """The last flush's completion (:meth:`_complete`); it waits for the earlier ones."""
         self._in_flight = 0
         self._hold_first_s = settings.fault_hold_first_flush_s
+        self.release_wake = asyncio.Event()
+        """Set when held events wait out their grace (:meth:`arm_release`)."""
+        self._release_at: float | None = None
+        self._release_timer: asyncio.TimerHandle | None = None
         self._frozen_at = time.monotonic()
         self.policy_raw = policy_raw
         self.lock = asyncio.Lock()
@@ -136,6 +142,7 @@ class Shell:
             self._acks += batch
             if len(self._acks) >= self.settings.batch_max:
                 await self._flush()
+            self.arm_release()
             self._took("batch", began)
 
     async def flush(self) -> None:
@@ -179,10 +186,35 @@ class Shell:
     async def release_held(self) -> None:
         """Apply held events as soon as their grace ran out (between ticks; a cheap check
         when nothing is due)."""
-        if not self.processor.release_is_due(time.monotonic()):
-            return  # without taking the lock
-        async with self.lock:
-            await self._produce(self.processor.release_due(time.monotonic()))
+        if self.processor.release_is_due(time.monotonic()):
+            async with self.lock:
+                await self._produce(self.processor.release_due(time.monotonic()))
+        self.arm_release(retry=True)
+
+    def arm_release(self, retry: bool = False) -> None:
+        """Wake the release task (``release_wake``) the moment the earliest held events wait
+        out their grace, rather than at the next turn of a polling timer.
+
+        ``retry``: called after a release, when what is due now could not be released (its
+        partition is behind): try again RELEASE_RETRY_S later, not at once.
+        """
+        due = self.processor.next_release()
+        if due is None:
+            return
+        now = time.monotonic()
+        if retry:
+            due = max(due, now + RELEASE_RETRY_S)
+        if self._release_at is not None and self._release_at <= due:
+            return  # already woken earlier
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+        self._release_at = due
+        loop = asyncio.get_running_loop()
+        self._release_timer = loop.call_later(max(0.0, due - now), self._wake_release)
+
+    def _wake_release(self) -> None:
+        self._release_at = self._release_timer = None
+        self.release_wake.set()
 
     def _tidy_memory(self) -> None:
         """Every FREEZE_EVERY_S: collect the young generations, then freeze what survived.
