@@ -282,8 +282,16 @@ EOF
 format_storage() {
     [[ -f "$DATA/meta.properties" ]] && return 0
     local cluster_id
-    # A Kafka cluster id is 16 random bytes in url-safe base64 without padding.
-    cluster_id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+    # A Kafka cluster id is 16 random bytes in url-safe base64 without padding. One in 64
+    # starts with "-", which the format command's option parser takes for an option (seen:
+    # "argument --cluster-id/-t: expected one argument"); Kafka's own random ids avoid that
+    # the same way, by drawing again.
+    cluster_id="$(python3 -c 'import base64, uuid
+while True:
+    text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not text.startswith("-"):
+        print(text)
+        break')"
     local archive cds=()
     archive="$(cds_archive)"
     [[ -s "$archive" ]] && cds=("-XX:SharedArchiveFile=$archive") # a faster JVM start, if there
@@ -296,7 +304,7 @@ format_storage() {
         done
     fi
     java "${cds[@]}" -cp "$LIBS/*" -Dlog4j2.configurationFile="$LOG4J_CONFIG" kafka.tools.StorageTool \
-        format -t "$cluster_id" -c "$CONFIG" "${scram[@]}" >>"$LOG_FILE" 2>&1 ||
+        format --cluster-id="$cluster_id" -c "$CONFIG" "${scram[@]}" >>"$LOG_FILE" 2>&1 ||
         { tail -n 50 "$LOG_FILE" >&2; die "formatting $DATA failed"; }
     echo "$KAFKA_SECURITY" >"$MODE_FILE"
 }
