@@ -127,8 +127,23 @@ def sort_order(keys: list[Any], rests: list[Any], lines: list[bytes]) -> list[in
     sort of the whole tuples.
     """
     order = sorted(range(len(keys)), key=keys.__getitem__)
-    ordered = [keys[k] for k in order]
-    n = len(order)
+    for i, j in _equal_runs([keys[k] for k in order]):
+        order[i:j] = _sort_group(order[i:j], rests, lines)
+    return order
+
+
+def _sort_group(group: list[int], rests: list[Any], lines: list[bytes]) -> list[int]:
+    """Positions of one instant sorted by the rest of the key, then the line."""
+    group.sort(key=rests.__getitem__)
+    for g, h in _equal_runs([rests[k] for k in group]):
+        group[g:h] = sorted(group[g:h], key=lines.__getitem__)
+    return group
+
+
+def _equal_runs(ordered: list[Any]) -> list[tuple[int, int]]:
+    """``(start, end)`` of every run of two or more equal neighbours in ``ordered``."""
+    runs: list[tuple[int, int]] = []
+    n = len(ordered)
     i = 0
     while i < n:
         first = ordered[i]
@@ -136,26 +151,9 @@ def sort_order(keys: list[Any], rests: list[Any], lines: list[bytes]) -> list[in
         while j < n and ordered[j] == first:
             j += 1
         if j - i > 1:
-            order[i:j] = _sort_group(order[i:j], rests, lines)
+            runs.append((i, j))
         i = j
-    return order
-
-
-def _sort_group(group: list[int], rests: list[Any], lines: list[bytes]) -> list[int]:
-    """Positions of one instant sorted by the rest of the key, then the line."""
-    group.sort(key=rests.__getitem__)
-    ordered = [rests[k] for k in group]
-    m = len(group)
-    g = 0
-    while g < m:
-        rest = ordered[g]
-        h = g + 1
-        while h < m and ordered[h] == rest:
-            h += 1
-        if h - g > 1:
-            group[g:h] = sorted(group[g:h], key=lines.__getitem__)
-        g = h
-    return group
+    return runs
 
 
 def sort_entries(entries: list[Entry]) -> None:

@@ -25,7 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from auxstream.stream.compare import RECORD_NAMES, comparable
 from tests.integration.kafka_helpers import ConditionNotMet
-from tests.integration.test_stream_support import PARTITIONS
+from tests.integration.test_stream_support import PARTITIONS, StreamSetup
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(
@@ -271,3 +271,16 @@ def group_of(setup: Any) -> str:
 
 def inputs_of(setup: Any) -> list[str]:
     return [setup.topics["input"], setup.topics["repartition"]]
+
+
+def day_with_topics(
+    broker: str, tmp: Path, examples: Path, seed: int, agents: int = 40, hours: float = 6
+) -> tuple[StreamSetup, Path, list[bytes], dict[str, list[dict[str, Any]]]]:
+    """What a fault test starts from: the run's setup with its topics created, the example
+    policy, a clean simulated day and the oracle's records for it."""
+    setup = StreamSetup(broker, tmp)
+    policy = examples / "policy.yaml"
+    lines = clean_day(setup, agents, hours, seed)
+    expected = oracle(setup, lines, policy)
+    assert setup.cli("topics", "create").returncode == 0
+    return setup, policy, lines, expected

@@ -32,11 +32,10 @@ from tests.integration.test_stream_support import (
 from tests.reliability.support import (
     GRACE_MS,
     Row,
-    clean_day,
     committed_offsets,
+    day_with_topics,
     end_offsets,
     group_of,
-    oracle,
 )
 
 pytestmark = pytest.mark.slow
@@ -67,11 +66,9 @@ def test_sigkill_three_times_at_random_points(
     kafka_broker: str, tmp_path: Path, shared_examples: Path, row: Row
 ) -> None:
     row.scenario = "2 SIGKILL x3 at random points"
-    setup = StreamSetup(kafka_broker, tmp_path)
-    policy = shared_examples / "policy.yaml"
-    lines = clean_day(setup, 40, 6, seed=21)
-    expected = oracle(setup, lines, policy)
-    assert setup.cli("topics", "create").returncode == 0
+    setup, policy, lines, expected = day_with_topics(
+        kafka_broker, tmp_path, shared_examples, seed=21
+    )
     rng = random.Random(21)  # noqa: S311 - reproducible kill points, not secrets
     kill_at = sorted(rng.sample(range(3, CHUNKS - 3), 3))
     feeder = Feeder(kafka_broker, setup.topics["input"], lines)
@@ -98,11 +95,9 @@ def test_local_state_deleted_between_runs_is_rebuilt_from_the_changelog(
     kafka_broker: str, tmp_path: Path, shared_examples: Path, row: Row
 ) -> None:
     row.scenario = "4 local state deleted"
-    setup = StreamSetup(kafka_broker, tmp_path)
-    policy = shared_examples / "policy.yaml"
-    lines = clean_day(setup, 40, 6, seed=41)
-    expected = oracle(setup, lines, policy)
-    assert setup.cli("topics", "create").returncode == 0
+    setup, policy, lines, expected = day_with_topics(
+        kafka_broker, tmp_path, shared_examples, seed=41
+    )
     data = tmp_path / "rocks"
     env = {"AUXSTREAM_STORE": "rocksdb://", "AUXSTREAM_DATA_DIR": str(data)}
     feeder = Feeder(kafka_broker, setup.topics["input"], lines)
@@ -130,11 +125,9 @@ def test_two_workers_join_and_leave_with_sigterm_and_sigkill(
     kafka_broker: str, tmp_path: Path, shared_examples: Path, row: Row
 ) -> None:
     row.scenario = "10 two workers join/leave"
-    setup = StreamSetup(kafka_broker, tmp_path)
-    policy = shared_examples / "policy.yaml"
-    lines = clean_day(setup, 40, 6, seed=101)
-    expected = oracle(setup, lines, policy)
-    assert setup.cli("topics", "create").returncode == 0
+    setup, policy, lines, expected = day_with_topics(
+        kafka_broker, tmp_path, shared_examples, seed=101
+    )
 
     def start(name: str) -> Worker:
         return Worker(
@@ -192,11 +185,9 @@ def test_exactly_once_under_sigkill_with_a_read_committed_verifier(
     counts restarted). Kept as a strict xfail: it fails loudly the day it starts to hold.
     """
     row.scenario = "12 exactly_once + SIGKILL"
-    setup = StreamSetup(kafka_broker, tmp_path)
-    policy = shared_examples / "policy.yaml"
-    lines = clean_day(setup, 40, 6, seed=121)
-    expected = oracle(setup, lines, policy)
-    assert setup.cli("topics", "create").returncode == 0
+    setup, policy, lines, expected = day_with_topics(
+        kafka_broker, tmp_path, shared_examples, seed=121
+    )
     args = ("--policy", str(policy), "--processing-guarantee", "exactly_once", *ARGS)
     feeder = Feeder(kafka_broker, setup.topics["input"], lines)
     running = Worker(setup, *args, log_name="w0")
@@ -237,11 +228,9 @@ def test_slow_first_flush_with_later_ones_in_flight_then_sigkill(
     the slow messages again and every output equals the oracle's.
     """
     row.scenario = "11 slow first flush + SIGKILL"
-    setup = StreamSetup(kafka_broker, tmp_path)
-    policy = shared_examples / "policy.yaml"
-    lines = clean_day(setup, 40, 6, seed=111)
-    expected = oracle(setup, lines, policy)
-    assert setup.cli("topics", "create").returncode == 0
+    setup, policy, lines, expected = day_with_topics(
+        kafka_broker, tmp_path, shared_examples, seed=111
+    )
     group, outputs = group_of(setup), [setup.topics[name] for name in RECORD_NAMES]
     feeder = Feeder(kafka_broker, setup.topics["input"], lines)
     hold = {"AUXSTREAM_FAULT_HOLD_FIRST_FLUSH_S": str(HOLD_S), "AUXSTREAM_FLUSHES_IN_FLIGHT": "4"}

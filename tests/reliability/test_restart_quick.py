@@ -15,23 +15,20 @@ from pathlib import Path
 from auxstream.stream.compare import differences
 from tests.integration.test_stream_restart import CHUNKS, Feeder
 from tests.integration.test_stream_support import (
-    StreamSetup,
     Worker,
     newest_event_time,
     read_outputs,
 )
-from tests.reliability.support import GRACE_MS, Row, clean_day, oracle
+from tests.reliability.support import GRACE_MS, Row, day_with_topics
 
 
 def test_sigterm_and_restart_lose_nothing_and_repeat_nothing(
     kafka_broker: str, tmp_path: Path, shared_examples: Path, row: Row
 ) -> None:
     row.scenario = "3 SIGTERM and restart (x2)"
-    setup = StreamSetup(kafka_broker, tmp_path)
-    policy = shared_examples / "policy.yaml"
-    lines = clean_day(setup, 40, 6, seed=31)
-    expected = oracle(setup, lines, policy)
-    assert setup.cli("topics", "create").returncode == 0
+    setup, policy, lines, expected = day_with_topics(
+        kafka_broker, tmp_path, shared_examples, seed=31
+    )
     args = ("--policy", str(policy), "--session-timeout", "6")
 
     feeder = Feeder(kafka_broker, setup.topics["input"], lines)

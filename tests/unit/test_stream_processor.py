@@ -65,6 +65,11 @@ class Harness:
             self.processor.receive(Inbound(topic, partition, offset, key, value), self.now)
         )
 
+    def send_line(self, line: bytes) -> None:
+        """An ACD line keyed by its agent on the agent's home partition, as the ACD sends it."""
+        key = key_of(line)
+        self.send(INPUT, home_partition(key.decode(), PARTITIONS) if key else 0, key, line)
+
     def collect(self, outbound: list[Outbound]) -> None:
         for message in outbound:
             if message.record == REPARTITION:
@@ -105,9 +110,7 @@ def test_a_simulated_day_gives_the_replay_records(tmp_path: Path, shared_example
 
     harness = Harness(policy)
     for i, line in enumerate(lines):
-        key = key_of(line)
-        partition = home_partition(key.decode(), PARTITIONS) if key else 0
-        harness.send(INPUT, partition, key, line)
+        harness.send_line(line)
         harness.now += 0.001
         if i % 50 == 0:
             harness.tick(caught_up=False)

@@ -10,10 +10,9 @@ from pathlib import Path
 
 from auxstream.domain.state import AgentState
 from auxstream.policy import load_policy
-from auxstream.stream.processor import home_partition
 from auxstream.stream.snapshot import Snapshot, save_before_change
 from auxstream.stream.store import decode_state, encode_state
-from tests.unit.test_stream_processor import INPUT, PARTITIONS, Harness, key_of
+from tests.unit.test_stream_processor import Harness
 
 
 def test_agents_changed_while_the_snapshot_encodes_are_stored_as_they_were() -> None:
@@ -72,9 +71,7 @@ def test_the_processor_saves_an_unencoded_agent_before_it_changes(
     waiting: list[tuple[Snapshot, dict[bytes, bytes]]] = []
     compared = saved_early = 0
     for i, line in enumerate(day.read_bytes().splitlines(), start=1):
-        key = key_of(line)
-        partition = home_partition(key.decode(), PARTITIONS) if key else 0
-        harness.send(INPUT, partition, key, line)
+        harness.send_line(line)
         harness.now += 0.01
         if i % 10 == 0:
             harness.tick(caught_up=True)
