@@ -146,7 +146,16 @@ class Shell:
             self._took("batch", began)
 
     async def flush(self) -> None:
-        """Wait for Kafka to have every record, then store the changed agents, then ack."""
+        """Wait for Kafka to have every record, then store the changed agents, then ack.
+
+        The timers' flush: skipped while ``flushes_in_flight`` are still completing, rather
+        than waiting for them with the lock held (messages keep being handled and their
+        records sent; a later timer, or ``batch_max`` messages, flushes them). At an interval
+        boundary every agent is advanced and stored at once, and waiting here held messages
+        up for more than a second (50,000 agents, measured).
+        """
+        if self._in_flight >= self.settings.flushes_in_flight:
+            return
         async with self.lock:
             began = time.monotonic()
             await self._flush()
