@@ -50,9 +50,9 @@ log = logging.getLogger("auxstream.stream")
 REPORT_EVERY_S = 10.0
 FREEZE_EVERY_S = 10.0
 ADVANCE_CHUNK = 200
+"""Agents advanced per step of a tick (a few milliseconds with the lock held)."""
 RELEASE_RETRY_S = 0.01
 """How soon held events whose partition was behind are tried again."""
-"""Agents advanced per step of a tick (a few milliseconds with the lock held)."""
 BACKLOG = 5_000
 """Messages behind the end of the input (at the last tick) from which a flush encodes its
 agents at once, not between messages: catching up, throughput counts, and encoding a few
@@ -493,7 +493,7 @@ class Shell:
             len(self.processor.held),
             mark,
             slowest or "-",
-            "unknown" if None in lags else sum(max(0, lag or 0) for lag in lags),
+            "unknown" if None in lags else self.behind(),
         )
 
     # ------------------------------------------------------------------ rebalancing
