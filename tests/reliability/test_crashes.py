@@ -62,6 +62,12 @@ def finish(
     assert not problems, "\n".join(problems)
 
 
+def rest_of_day(broker: str, setup: StreamSetup, feeder: Feeder, quiet_s: float = 6.0) -> Any:
+    """Let the feeder deliver the rest of the day, then read every output topic."""
+    feeder.wait_for(len(feeder.chunks))
+    return asyncio.run(read_outputs(broker, setup.topics, quiet_s=quiet_s))
+
+
 def test_sigkill_three_times_at_random_points(
     kafka_broker: str, tmp_path: Path, shared_examples: Path, row: Row
 ) -> None:
@@ -82,8 +88,7 @@ def test_sigkill_three_times_at_random_points(
             running.stop(signal.SIGKILL)
             running = Worker(setup, "--policy", str(policy), *ARGS, log_name=f"w{n}")
             recoveries.append(running.wait_log("agents loaded", timeout_s=90))
-        feeder.wait_for(len(feeder.chunks))
-        actual = asyncio.run(read_outputs(kafka_broker, setup.topics, quiet_s=6.0))
+        actual = rest_of_day(kafka_broker, setup, feeder)
     finally:
         running.stop()
     row.recover_s = round(max(recoveries), 1)
@@ -111,8 +116,7 @@ def test_local_state_deleted_between_runs_is_rebuilt_from_the_changelog(
     second = Worker(setup, "--policy", str(policy), *ARGS, log_name="w1", **env)
     try:
         row.recover_s = round(second.wait_log("agents loaded", timeout_s=90), 1)
-        feeder.wait_for(len(feeder.chunks))
-        actual = asyncio.run(read_outputs(kafka_broker, setup.topics, quiet_s=6.0))
+        actual = rest_of_day(kafka_broker, setup, feeder)
     finally:
         second.stop()
     loaded = [line for line in second.text().splitlines() if "agents loaded" in line]
@@ -153,8 +157,7 @@ def test_two_workers_join_and_leave_with_sigterm_and_sigkill(
         third = start("third")
         started.append(third)
         row.recover_s = round(third.wait_log("agents loaded", timeout_s=90), 1)
-        feeder.wait_for(len(feeder.chunks))
-        actual = asyncio.run(read_outputs(kafka_broker, setup.topics, quiet_s=8.0))
+        actual = rest_of_day(kafka_broker, setup, feeder, quiet_s=8.0)
     finally:
         for worker in started:
             worker.stop()
@@ -253,8 +256,7 @@ def test_slow_first_flush_with_later_ones_in_flight_then_sigkill(
         restarted = Worker(setup, "--policy", str(policy), *ARGS, log_name="restarted")
         try:
             row.recover_s = round(restarted.wait_log("agents loaded", timeout_s=90), 1)
-            feeder.wait_for(len(feeder.chunks))
-            actual = asyncio.run(read_outputs(kafka_broker, setup.topics, quiet_s=6.0))
+            actual = rest_of_day(kafka_broker, setup, feeder)
         finally:
             restarted.stop()
     finally:
