@@ -92,7 +92,8 @@ def apply(state: AgentState, event: AgentEvent, policy: Policy) -> Step:
                 Outcome(event, LATE, "late: older than an event already applied for this agent")
             )
             return state, out
-    seen[event_id] = ts
+    seen.add(event_id)
+    state.seen_order.append(event_id)
     held = state.held
     if not held:
         held.append(event)
@@ -356,17 +357,31 @@ def _forget_old(state: AgentState, now: int) -> None:
     """
     state.seen_pruned_at = now
     horizon = now - DAY_MS - HOUR_MS
-    # Rebuilding the table is the cost; in a day's replay nothing is old enough yet. The
-    # oldest time is known from the last pruning: every event accepted since is at least as
-    # new as the event applied then (older ones are late), so the table needs a scan only
-    # once that oldest time falls behind the horizon.
-    floor = state.seen_floor
-    if state.seen and (floor is None or floor < horizon):
-        oldest = min(state.seen.values())
-        if oldest < horizon:
-            state.seen = {event_id: ts for event_id, ts in state.seen.items() if ts >= horizon}
-            oldest = min(state.seen.values()) if state.seen else now
-        state.seen_floor = oldest
+    # Every id accepted so far is at most ``newest``: applied events are at most ``now`` and
+    # held ones at most the newest held. An hourly mark records that bound with the count;
+    # a prefix of ids is forgotten once its mark's bound falls behind the horizon, so every
+    # id is kept at least 24 h of event time, and no id's time needs storing.
+    newest = now
+    held = state.held
+    if held and held[-1].ts > newest:
+        newest = held[-1].ts
+    marks = state.seen_marks
+    order = state.seen_order
+    if not marks or marks[-1][0] != len(order):
+        marks.append((len(order), newest))
+    cut = 0
+    drop = 0
+    for count, bound in marks:
+        if bound >= horizon:
+            break
+        cut = count
+        drop += 1
+    if drop:
+        seen = state.seen
+        for event_id in order[:cut]:
+            seen.discard(event_id)
+        del order[:cut]
+        state.seen_marks = [(count - cut, bound) for count, bound in marks[drop:]]
     if len(state.days) > 2:
         keep = sorted(state.days)[-2:]
         state.days = {day: state.days[day] for day in keep}

@@ -44,13 +44,19 @@ class AgentState:
     """How far the watermark has carried the agent past ``committed`` (provisional)."""
     held: list[AgentEvent] = field(default_factory=list)
     """Events accepted but waiting out the grace window, in event-time order."""
-    seen: dict[str, int] = field(default_factory=dict)
-    """event_id -> ts of accepted events, kept for at least 24 h of event time."""
+    seen: set[str] = field(default_factory=set)
+    """event_ids of accepted events, kept for at least 24 h of event time. A set, not a
+    dict of times: a set keeps each key's hash beside it, so the check of a new id (almost
+    every event) probes its table without reading the stored strings, where a str-keyed
+    dict reads one per probe; with thousands of agents those reads miss the cache and were
+    the core's largest single cost."""
+    seen_order: list[str] = field(default_factory=list, compare=False)
+    """The ``seen`` ids in the order they were accepted: the pruning drops a prefix. Also
+    what a stored state keeps (``seen`` is rebuilt from it)."""
+    seen_marks: list[tuple[int, int]] = field(default_factory=list, compare=False)
+    """One (ids accepted before it, the newest event time among them) per hourly pruning:
+    once that time is older than the horizon the whole prefix can go."""
     seen_pruned_at: int = 0
-    seen_floor: int | None = field(default=None, compare=False)
-    """No ``seen`` time is older than this (the oldest at the last pruning, or None when not
-    known): spares the hourly pruning its scan while nothing can be old enough. A cache,
-    left out of comparisons."""
 
     # The reporting interval being accumulated up to ``committed``.
     iv_start: int | None = None
@@ -82,8 +88,9 @@ class AgentState:
     def __reduce__(self) -> tuple[Any, tuple[str], dict[str, Any]]:
         """Pickle as the constructor plus a field dict: the same bytes whether the class is
         compiled by mypyc or not, so stored agent states move between compiled and pure
-        workers (the stream keeps them in a changelog)."""
-        return (AgentState, (self.agent_id,), {name: getattr(self, name) for name in _FIELDS})
+        workers (the stream keeps them in a changelog). ``seen`` is left out: it is
+        ``seen_order`` as a set, rebuilt on loading."""
+        return (AgentState, (self.agent_id,), {name: getattr(self, name) for name in _STORED})
 
     def __setstate__(self, state: Any) -> None:
         # Also reads states pickled before __reduce__ existed: (None, {slot: value}),
@@ -91,8 +98,21 @@ class AgentState:
         if isinstance(state, tuple):
             state = state[1]
             AgentState.__init__(self, state["agent_id"])
+        old_seen = None
         for name, value in state.items():
-            setattr(self, name, value)
+            if name == "seen":
+                old_seen = value
+            elif name in _FIELD_SET:
+                setattr(self, name, value)
+            # else a field of an older layout (seen_floor): nothing to keep.
+        if isinstance(old_seen, dict):
+            # An older layout kept event_id -> ts: the same ids, oldest first, one mark.
+            ordered = sorted(old_seen.items(), key=lambda item: item[1])
+            self.seen_order = [event_id for event_id, _ in ordered]
+            self.seen_marks = [(len(ordered), ordered[-1][1])] if ordered else []
+        self.seen = set(self.seen_order)
 
 
 _FIELDS: Final = tuple(f.name for f in fields(AgentState))
+_FIELD_SET: Final = frozenset(_FIELDS)
+_STORED: Final = tuple(name for name in _FIELDS if name != "seen")

@@ -25,7 +25,7 @@ import contextlib
 import pickle
 import weakref
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Final
 
 import faust
 from faust.streams import _current_event
@@ -36,8 +36,12 @@ from auxstream.domain.state import AgentState
 from auxstream.stream.processor import Outbound, home_partition
 from auxstream.stream.snapshot import Encoded
 
-FORMAT = b"\x01"
-"""First byte of every stored state; bump it when AgentState changes incompatibly."""
+FORMAT = b"\x02"
+"""First byte of every stored state; bump it when AgentState changes incompatibly. 2: the
+duplicate ids as a list in acceptance order (``seen_order``) instead of a dict of times;
+an older worker cannot read that, so the byte tells it so plainly."""
+READS: Final = (b"\x01", FORMAT)
+"""Formats this worker reads: 1 is converted on loading (``AgentState.__setstate__``)."""
 
 
 def encode_state(state: AgentState) -> bytes:
@@ -45,9 +49,10 @@ def encode_state(state: AgentState) -> bytes:
 
 
 def decode_state(data: bytes) -> AgentState:
-    if data[:1] != FORMAT:
+    if data[:1] not in READS:
         raise ValueError(
-            f"stored agent state has format {data[:1]!r}, this worker reads {FORMAT!r}"
+            f"stored agent state has format {data[:1]!r}, this worker reads"
+            f" {' and '.join(repr(f) for f in READS)}"
         )
     state = pickle.loads(data[1:])  # noqa: S301 - our own changelog; see the module docstring
     if not isinstance(state, AgentState):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from auxstream.domain import engine
-from auxstream.domain.events import AgentEvent
+from auxstream.domain.events import AgentEvent, event_from_dict
 from auxstream.domain.outputs import Outcome, Segment
 from auxstream.domain.timefmt import parse_ts
 from tests.unit.engine_support import ev, policy, replay
@@ -102,6 +102,40 @@ def test_duplicate_hours_later_is_still_a_duplicate() -> None:
     )
     assert run.stats.outcomes["duplicate"] == 1
     assert run.stats.outcomes["late"] == 0
+
+
+def _three_days_of_half_hours() -> list[dict[str, object]]:
+    """An agent logged in for three days, changing state every 30 minutes."""
+    kinds = [("not_ready", "BREAK"), ("ready", None)]
+    return [ev("login", 0)] + [
+        ev(kinds[i % 2][0], i * 1800, code=kinds[i % 2][1]) for i in range(1, 3 * 48)
+    ]
+
+
+def test_an_id_is_remembered_for_24_h_of_event_time() -> None:
+    events = _three_days_of_half_hours()
+    day_old = events[-48]  # 23.5 h before the newest event
+    run = replay([*events, dict(day_old)])
+    assert run.stats.outcomes["duplicate"] == 1
+    assert run.stats.outcomes["late"] == 0
+
+
+def test_ids_older_than_the_horizon_are_forgotten() -> None:
+    """Memory holds a day of ids, not every id: a redelivery two days old is no longer
+    recognised as a duplicate, and is refused as late instead (still a dead letter)."""
+    events = _three_days_of_half_hours()
+    state = engine.new_agent("A1")
+    pol = policy()
+    for item in events:
+        engine.apply(state, event_from_dict(item), pol)
+    # 144 ids accepted; kept: at least the last 24 h (48), at most 24 h + 2 h of margin.
+    assert 48 <= len(state.seen) <= 53
+    assert state.seen == set(state.seen_order)
+    assert events[-48]["event_id"] in state.seen
+    assert events[1]["event_id"] not in state.seen
+    run = replay([*events, dict(events[1])])
+    assert run.stats.outcomes["duplicate"] == 0
+    assert run.stats.outcomes["late"] == 1
 
 
 def test_swapped_within_grace_is_put_in_place() -> None:

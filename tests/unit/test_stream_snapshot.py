@@ -4,9 +4,12 @@ changes interleave (auxstream/stream/snapshot.py)."""
 from __future__ import annotations
 
 import asyncio
+import pickle
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from auxstream.domain.state import AgentState
 from auxstream.policy import load_policy
@@ -86,3 +89,26 @@ def test_the_processor_saves_an_unencoded_agent_before_it_changes(
             compared += len(encoded)
     assert compared > 200
     assert saved_early > 20, "no agent changed before its snapshot encoded it"
+
+
+def test_states_stored_in_format_1_still_load_and_format_2_round_trips() -> None:
+    """Format 1 kept the duplicate ids as a dict of times; a worker upgraded over a
+    changelog written by the previous release reads those states, ids included."""
+    from tests.unit.test_native import FIXTURES, _states_after
+
+    expected = _states_after(20)
+    blobs = pickle.loads((FIXTURES / "agent-states-before-reduce.pickle").read_bytes())  # noqa: S301 - our fixture
+    loaded = {key: decode_state(b"\x01" + blob) for key, blob in blobs.items()}
+    assert loaded == expected
+    assert any(state.seen for state in loaded.values())
+    for state in loaded.values():
+        assert state.seen == set(state.seen_order)
+        again = decode_state(encode_state(state))
+        assert encode_state(state)[:1] == b"\x02"
+        assert again == state
+        assert again.seen_order == state.seen_order
+
+
+def test_an_unknown_state_format_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"format b'\\x07', this worker reads .*b'\\x02'"):
+        decode_state(b"\x07" + pickle.dumps(AgentState("a1")))
