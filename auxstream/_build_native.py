@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 
 from auxstream._native import (
+    BUILT,
     COMPILED,
+    EXTENSIONS,
     MANIFEST,
     NATIVE_DIR,
     PACKAGE_DIR,
@@ -31,13 +33,18 @@ from auxstream._native import (
 )
 
 _SETUP = """
-import sys
-from setuptools import setup
+import json, sys
+from setuptools import Extension, setup
 from mypyc.build import mypycify
 
+extensions = json.loads(sys.argv[3])
 setup(
     name="auxstream-native",
-    ext_modules=mypycify(sys.argv[3:], opt_level="3", debug_level="0"),
+    ext_modules=mypycify(sys.argv[4:], opt_level="3", debug_level="0")
+    + [
+        Extension(name, [source], extra_compile_args=["-O2"])
+        for name, source in extensions.items()
+    ],
     script_args=sys.argv[1:3],
 )
 """
@@ -61,7 +68,7 @@ def build(force: bool = False) -> bool:
     shutil.rmtree(NATIVE_DIR, ignore_errors=True)
     started = time.perf_counter()
     root = PACKAGE_DIR.parent
-    hashes = {module: source_hash(module) for module in COMPILED}
+    hashes = {module: source_hash(module) for module in BUILT}
     with tempfile.TemporaryDirectory(prefix="auxstream-native-") as tmp:
         out = Path(tmp) / "lib"
         paths = [str(source_path(module)) for module in COMPILED]
@@ -74,6 +81,7 @@ def build(force: bool = False) -> bool:
                     _SETUP,
                     "build_ext",
                     f"--build-lib={out}",
+                    json.dumps({module: str(source_path(module)) for module in EXTENSIONS}),
                     *paths,
                 ],
                 cwd=tmp,
@@ -103,7 +111,7 @@ def build(force: bool = False) -> bool:
             flat = ".".join(rel.parts)
             shutil.copy2(path, staging / flat)
             names[name] = flat
-        missing = [module for module in COMPILED if module not in names]
+        missing = [module for module in BUILT if module not in names]
         if missing:
             _warn(f"mypyc produced no module for {', '.join(missing)}")
             return False
@@ -117,7 +125,7 @@ def build(force: bool = False) -> bool:
     check = (
         "import importlib, auxstream._native as n\n"
         "assert n.STATUS == 'compiled', n.STATUS\n"
-        "for name in n.COMPILED:\n"
+        "for name in n.BUILT:\n"
         "    assert importlib.import_module(name).__file__.startswith(str(n.NATIVE_DIR)), name\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "AUXSTREAM_PURE"}
@@ -130,7 +138,8 @@ def build(force: bool = False) -> bool:
         _warn(f"the compiled modules do not import, build removed:\n{tail}\n")
         return False
     print(
-        f"auxstream native build: {len(COMPILED)} modules compiled with mypyc in "
+        f"auxstream native build: {len(COMPILED)} modules compiled with mypyc and "
+        f"{len(EXTENSIONS)} in C in "
         f"{time.perf_counter() - started:.0f} s into {NATIVE_DIR.relative_to(root)}/"
     )
     return True

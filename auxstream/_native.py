@@ -1,8 +1,9 @@
 """Load the mypyc-compiled core when it is built and matches its sources, else pure Python.
 
 ``python -m auxstream._build_native`` (``make native``; ``make test`` and ``make bench-core``
-run it) compiles the hot modules listed in ``COMPILED`` with mypyc into ``auxstream/_native/``
-and records the SHA-256 of each source it compiled in ``manifest.json``. The ``.py`` files
+run it) compiles the hot modules listed in ``COMPILED`` with mypyc, and the C modules in
+``EXTENSIONS``, into ``auxstream/_native/`` and records the SHA-256 of each source it
+compiled in ``manifest.json``. The ``.py`` files
 stay the source of truth: on ``import auxstream`` this module checks every recorded hash
 against the current source and only then installs an import hook that loads those modules
 from the compiled files. A single edited, missing or extra source, another Python, or
@@ -46,6 +47,14 @@ COMPILED = (
 )
 """The modules compiled by mypyc: the core and replay's per-event path."""
 
+EXTENSIONS = ("auxstream.replay.sortfile",)
+"""Modules written in C (``.c`` beside the package's ``.py`` files), built and checked with
+the mypyc group: replay's sorted output files (``replay/sortfile.c``). They have no ``.py``;
+when the build is missing or stale, importing one fails and its caller uses the Python
+equivalent (``replay/sink.py``)."""
+
+BUILT = COMPILED + EXTENSIONS
+
 PURE_ENV = "AUXSTREAM_PURE"
 """Set to 1 to ignore the compiled modules (tests compare both)."""
 
@@ -55,7 +64,8 @@ exists but no longer matches its sources)."""
 
 
 def source_path(module: str) -> Path:
-    return PACKAGE_DIR.parent.joinpath(*module.split(".")).with_suffix(".py")
+    suffix = ".c" if module in EXTENSIONS else ".py"
+    return PACKAGE_DIR.parent.joinpath(*module.split(".")).with_suffix(suffix)
 
 
 def source_hash(module: str) -> str:
@@ -67,7 +77,8 @@ def abi_tag() -> str:
 
 
 class _Finder(importlib.abc.MetaPathFinder):
-    """Serves the compiled modules (and mypyc's shared group library) from NATIVE_DIR."""
+    """Serves the compiled modules (mypyc's, its shared group library, and the C
+    extensions) from NATIVE_DIR."""
 
     def __init__(self, files: dict[str, Path]) -> None:
         self.files = files
@@ -93,9 +104,9 @@ def _check() -> tuple[dict[str, Path] | None, str]:
         if manifest.get("abi") != abi_tag():
             return None, "stale: built for another Python"
         sources: dict[str, str] = manifest["sources"]
-        if set(sources) != set(COMPILED):
+        if set(sources) != set(BUILT):
             return None, "stale: the list of compiled modules changed"
-        for module in COMPILED:
+        for module in BUILT:
             if source_hash(module) != sources[module]:
                 return None, f"stale: {source_path(module).relative_to(PACKAGE_DIR.parent)} changed"
         files = {name: NATIVE_DIR / file for name, file in manifest["files"].items()}

@@ -22,9 +22,24 @@ from array import array
 from collections.abc import Iterator
 from itertools import accumulate
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Protocol
 
 Entry = tuple[Any, ...]
+
+
+class RecordFile(Protocol):
+    """A sorted output file as replay uses it: this module's ``SortedFile`` or the C one
+    (``sortfile.c``), which writes the same bytes."""
+
+    def add(self, first: Any, rest: Any, line: bytes, /) -> None: ...
+
+    def check(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    @property
+    def count(self) -> int: ...
+
 
 _RUN_BATCH: Final = 4096
 _HEADER: Final = 16  # two 8-byte little-endian lengths: the marshal header, the block
