@@ -264,25 +264,24 @@ def _close_stretch(
     )
     if current != NOT_READY_STATE or code is None:
         return
-    day = cal.day_of(end - 1)
     start = since
     days = state.days
     while True:
-        piece_day = cal.day_of(start)
-        piece_end = cal.day_start(piece_day + 1)
+        day = cal.day_of(start)
+        piece_end = cal.day_start(day + 1)
         if piece_end > end:
             piece_end = end
-        codes = days.get(piece_day)
+        codes = days.get(day)
         if codes is None:
-            codes = days[piece_day] = {}
-        totals = codes.get(code)
-        if totals is None:
-            totals = codes[code] = [0, 0]
-        totals[0] += piece_end - start
+            codes = days[day] = {}
+        today = codes.get(code)
+        if today is None:
+            today = codes[code] = [0, 0]
+        today[0] += piece_end - start
         if piece_end >= end:
             break
         start = piece_end
-    today = days[day][code]
+    # The last piece ends at ``end``, so its day holds ``end - 1``: the stretch's day.
     today[1] += 1
     recent = state.recent.get(code)
     if recent is None:
