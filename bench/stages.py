@@ -27,9 +27,8 @@ from auxstream.domain.events import InvalidEvent, event_from_dict
 from auxstream.domain.state import AgentState
 from auxstream.policy import load_policy
 from auxstream.replay.files import Source
-from auxstream.replay.run import replay_file
+from auxstream.replay.run import replay_file, sorted_file
 from auxstream.replay.runner import RECORD_NAMES, Replayer
-from auxstream.replay.sink import SortedFile
 
 POLICY = load_policy("examples/policy.yaml")
 
@@ -74,10 +73,11 @@ def replayer_noemit(lines: list[bytes]) -> None:
 
 
 def replayer_buffered(lines: list[bytes]) -> None:
-    # The sinks replay uses, never spilled or written (their buffers just grow).
+    # The sinks replay uses (the C ones when built), never spilled or written: their
+    # buffers just grow, and are dropped unwritten.
     with tempfile.TemporaryDirectory(prefix="auxstream-stages-") as tmp:
         sinks = {
-            name: SortedFile(Path(tmp) / f"{name}.jsonl", Path(tmp), len(lines) * 10)
+            name: sorted_file(Path(tmp) / f"{name}.jsonl", Path(tmp), len(lines) * 10)
             for name in RECORD_NAMES
         }
         replayer = Replayer(
