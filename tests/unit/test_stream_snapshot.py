@@ -112,3 +112,26 @@ def test_states_stored_in_format_1_still_load_and_format_2_round_trips() -> None
 def test_an_unknown_state_format_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match=r"format b'\\x07', this worker reads .*b'\\x02'"):
         decode_state(b"\x07" + pickle.dumps(AgentState("a1")))
+
+
+@pytest.mark.parametrize(
+    ("ids", "joined"),
+    [
+        ([], False),
+        (["e1"], True),
+        (["e1", "e2", "é3"], True),
+        (["e1", "has\x00nul", "e3"], False),
+    ],
+)
+def test_duplicate_ids_are_stored_joined_unless_an_id_holds_the_separator(
+    ids: list[str], joined: bool
+) -> None:
+    state = AgentState("a1")
+    state.seen_order = list(ids)
+    state.seen = set(ids)
+    data = encode_state(state)
+    assert ("\x00".join(ids).encode() in data) is joined or not ids
+    again = decode_state(data)
+    assert again.seen_order == ids
+    assert again.seen == set(ids)
+    assert again == state
