@@ -84,17 +84,33 @@ def run(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(f"auxstream replay: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # The input is read through InputError; this is an output file or a spilled run
+        # (a full disk, a folder where a file must go, no permission).
+        return _cannot_write(out_dir, exc)
     summary = summary_dict(stats, policy, args.input, elapsed)
     if adapter is not None:
         from auxstream.adapters.replay import adapter_summary
 
         summary["adapter"] = adapter_summary(adapter)
-    (out_dir / "summary.json").write_bytes(_dump(summary))
+    try:
+        (out_dir / "summary.json").write_bytes(_dump(summary))
+    except OSError as exc:
+        return _cannot_write(out_dir, exc)
     if args.json:
         sys.stdout.write(_dump(summary).decode() + "\n")
     elif not args.quiet:
         print_summary(summary, out_dir)
     return 0
+
+
+def _cannot_write(out_dir: Path, exc: OSError) -> int:
+    where = exc.filename or out_dir
+    print(
+        f"auxstream replay: cannot write the output in {out_dir}: {exc.strerror or exc} ({where})",
+        file=sys.stderr,
+    )
+    return 2
 
 
 def _dump(summary: dict[str, Any]) -> bytes:

@@ -255,3 +255,30 @@ def test_summary_is_printed_as_a_table(tmp_path: Path, capsys: pytest.CaptureFix
     )
     shown = capsys.readouterr().out
     assert "events applied" in shown and "rapid_switching" in shown and "deadletters" in shown
+
+
+@pytest.mark.parametrize("pure", [False, True])
+def test_an_output_that_cannot_be_written_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pure: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder where segments.jsonl must go: the compiled and the Python sink both fail
+    with a message naming the file, not a traceback."""
+    if pure:
+        monkeypatch.setattr("auxstream.replay.run._CSortedFile", None)
+    out = tmp_path / "o"
+    (out / "segments.jsonl").mkdir(parents=True)
+    code = main(
+        [
+            "replay",
+            str(EXAMPLES / "example-day.jsonl"),
+            "--policy",
+            str(EXAMPLES / "policy.yaml"),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"cannot write the output in {out}: Is a directory" in err
+    assert "segments.jsonl" in err
+    assert not list(out.glob("auxstream-replay-*"))  # no spill folder left behind
