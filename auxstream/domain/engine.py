@@ -283,16 +283,24 @@ def _close_stretch(
         start = piece_end
     # The last piece ends at ``end``, so its day holds ``end - 1``: the stretch's day.
     today[1] += 1
+    # The code's time in the last hour: its stretches ending within the hour, the oldest cut
+    # at the hour's start. A running total of the kept stretches, not a sum over them: an
+    # agent's stretches follow one another, so only the oldest kept one can start before
+    # the hour, and a busy code (ACW after every contact) keeps dozens, each a read of
+    # memory no longer cached (summing them was 15% of a replay).
     recent = state.recent.get(code)
     if recent is None:
         recent = state.recent[code] = []
     recent.append((since, end))
+    kept = state.recent_ms.get(code, 0) + duration
     hour_ago = end - HOUR_MS
     while recent[0][1] <= hour_ago:
+        first_start, first_end = recent[0]
+        kept -= first_end - first_start
         del recent[0]
-    last_hour = 0
-    for s, e in recent:
-        last_hour += e - (s if s > hour_ago else hour_ago)
+    state.recent_ms[code] = kept
+    first_start = recent[0][0]
+    last_hour = kept - (hour_ago - first_start if first_start < hour_ago else 0)
     out.append(
         Duration(
             state.agent_id, state.team, cal.day_text(day), code, today[0], today[1], last_hour, end

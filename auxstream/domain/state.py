@@ -70,7 +70,9 @@ class AgentState:
     # Per local day and code: [milliseconds, stretches ended]; the last two days only.
     days: dict[int, dict[str, list[int]]] = field(default_factory=dict)
     recent: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
-    """code -> closed stretches (start, end) ending within the last hour."""
+    """code -> closed stretches (start, end) ending within the last hour, oldest first."""
+    recent_ms: dict[str, int] = field(default_factory=dict)
+    """code -> the summed length of its ``recent`` stretches (kept as they come and go)."""
 
     # Rule memory.
     occurrence_fired: bool = False
@@ -115,6 +117,12 @@ class AgentState:
             elif name in _FIELD_SET:
                 setattr(self, name, value)
             # else a field of an older layout (seen_floor): nothing to keep.
+        if "recent_ms" not in state:
+            # Stored before the running totals: summed once here.
+            self.recent_ms = {
+                code: sum(end - start for start, end in stretches)
+                for code, stretches in self.recent.items()
+            }
         if isinstance(old_seen, dict):
             # An older layout kept event_id -> ts: the same ids, oldest first, one mark.
             ordered = sorted(old_seen.items(), key=lambda item: item[1])

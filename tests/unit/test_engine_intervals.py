@@ -164,6 +164,31 @@ def test_last_hour_counts_only_the_hour_before() -> None:
     assert later.durations[-1]["last_hour_s"] == 100 + 0
 
 
+def test_last_hour_cuts_a_stretch_that_began_before_the_hour_and_adds_many() -> None:
+    """The running total: a stretch straddling the hour's start counts from there, and a
+    code used over and over counts each stretch of the hour once."""
+    straddling = replay(
+        [
+            ev("login", 0),
+            ev("not_ready", 0, code="PERSONAL"),
+            ev("ready", 600),
+            ev("not_ready", 3900, code="PERSONAL"),
+            ev("ready", 4000),
+            ev("logout", 4100),
+        ]
+    )
+    assert straddling.durations[-1]["last_hour_s"] == (600 - 400) + 100
+    events = [ev("login", 0)]
+    for n in range(40):  # 40 stretches of 30 s, one every 150 s: 24 end in the last hour
+        events += [ev("not_ready", n * 150, code="PERSONAL"), ev("ready", n * 150 + 30)]
+    many = replay([*events, ev("logout", 6100)])
+    end = 39 * 150 + 30
+    within = [n for n in range(40) if n * 150 + 30 > end - 3600]
+    cut = sum(min(30, n * 150 + 30 - (end - 3600)) for n in within)
+    assert many.durations[-1]["last_hour_s"] == cut
+    assert [d["today_count"] for d in many.durations] == list(range(1, 41))
+
+
 @pytest.mark.parametrize("interval_minutes", [15, 30])
 def test_idle_agent_intervals_close_by_watermark(interval_minutes: int) -> None:
     pol = policy(interval_minutes=interval_minutes)

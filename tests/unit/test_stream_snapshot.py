@@ -135,3 +135,17 @@ def test_duplicate_ids_are_stored_joined_unless_an_id_holds_the_separator(
     assert again.seen_order == ids
     assert again.seen == set(ids)
     assert again == state
+
+
+def test_the_last_hour_totals_of_a_state_stored_without_them_are_summed_on_loading() -> None:
+    """States stored before ``recent_ms`` existed get it from their recent stretches, so
+    the next duration record's last_hour_s is the same as if they had never been stored."""
+    state = AgentState("a1")
+    state.recent = {"BREAK": [(1_000, 61_000), (120_000, 180_000)], "ACW": [(0, 5_000)]}
+    state.recent_ms = {"BREAK": 120_000, "ACW": 5_000}
+    reduced = state.__reduce__()[2]
+    older = {name: value for name, value in reduced.items() if name != "recent_ms"}
+    loaded = AgentState("a1")
+    loaded.__setstate__(older)
+    assert loaded.recent_ms == {"BREAK": 120_000, "ACW": 5_000}
+    assert loaded == state
