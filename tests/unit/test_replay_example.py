@@ -22,21 +22,16 @@ def _read(out: Path, name: str) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in (out / f"{name}.jsonl").read_bytes().splitlines()]
 
 
+def _replay_example(out: Path, *options: str) -> int:
+    """``auxstream replay`` of the worked example into ``out``; its exit code."""
+    events, policy = EXAMPLES / "example-day.jsonl", EXAMPLES / "policy.yaml"
+    return main(["replay", str(events), "--policy", str(policy), "--out", str(out), *options])
+
+
 @pytest.fixture(scope="module")
 def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("example")
-    code = main(
-        [
-            "replay",
-            str(EXAMPLES / "example-day.jsonl"),
-            "--policy",
-            str(EXAMPLES / "policy.yaml"),
-            "--out",
-            str(out),
-            "--quiet",
-        ]
-    )
-    assert code == 0
+    assert _replay_example(out, "--quiet") == 0
     return out
 
 
@@ -240,19 +235,7 @@ def test_unreadable_input_and_bad_policy_are_clear_errors(
 
 
 def test_summary_is_printed_as_a_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert (
-        main(
-            [
-                "replay",
-                str(EXAMPLES / "example-day.jsonl"),
-                "--policy",
-                str(EXAMPLES / "policy.yaml"),
-                "--out",
-                str(tmp_path),
-            ]
-        )
-        == 0
-    )
+    assert _replay_example(tmp_path) == 0
     shown = capsys.readouterr().out
     assert "events applied" in shown and "rapid_switching" in shown and "deadletters" in shown
 
@@ -267,17 +250,7 @@ def test_an_output_that_cannot_be_written_is_a_clear_error(
         monkeypatch.setattr("auxstream.replay.run._CSortedFile", None)
     out = tmp_path / "o"
     (out / "segments.jsonl").mkdir(parents=True)
-    code = main(
-        [
-            "replay",
-            str(EXAMPLES / "example-day.jsonl"),
-            "--policy",
-            str(EXAMPLES / "policy.yaml"),
-            "--out",
-            str(out),
-        ]
-    )
-    assert code == 2
+    assert _replay_example(out) == 2
     err = capsys.readouterr().err
     assert f"cannot write the output in {out}: Is a directory" in err
     assert "segments.jsonl" in err
