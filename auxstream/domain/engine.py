@@ -284,10 +284,10 @@ def _close_stretch(
     # The last piece ends at ``end``, so its day holds ``end - 1``: the stretch's day.
     today[1] += 1
     # The code's time in the last hour: its stretches ending within the hour, the oldest cut
-    # at the hour's start. A running total of the kept stretches, not a sum over them: an
-    # agent's stretches follow one another, so only the oldest kept one can start before
-    # the hour, and a busy code (ACW after every contact) keeps dozens, each a read of
-    # memory no longer cached (summing them was 15% of a replay).
+    # at the hour's start. A running total of the kept stretches, not a sum over them at
+    # every close: an agent's stretches follow one another, so only the oldest kept one can
+    # start before the hour, and a busy code (ACW after every contact) keeps a dozen, each
+    # a read of memory no longer cached.
     recent = state.recent.get(code)
     if recent is None:
         recent = state.recent[code] = []
