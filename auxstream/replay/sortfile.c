@@ -534,17 +534,6 @@ SortedFile_dealloc(SortedFile *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *
-SortedFile_get_path(SortedFile *self, void *Py_UNUSED(closure))
-{
-    PyObject *pathlib = PyImport_ImportModule("pathlib");
-    if (pathlib == NULL)
-        return NULL;
-    PyObject *path = PyObject_CallMethod(pathlib, "Path", "O", self->path);
-    Py_DECREF(pathlib);
-    return path;
-}
-
 static PyMethodDef SortedFile_methods[] = {
     {"add", (PyCFunction)(void (*)(void))SortedFile_add, METH_FASTCALL,
      "add(first, rest, line): buffer one record (spills a sorted run when the block is full)."},
@@ -557,7 +546,6 @@ static PyMethodDef SortedFile_methods[] = {
 static PyGetSetDef SortedFile_getset[] = {
     {"count", (getter)SortedFile_get_count, NULL, "Records added.", NULL},
     {"runs", (getter)SortedFile_get_runs, NULL, "Runs spilled so far.", NULL},
-    {"path", (getter)SortedFile_get_path, NULL, "The output file.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

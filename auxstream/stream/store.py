@@ -38,8 +38,8 @@ from auxstream.stream.snapshot import Encoded
 
 FORMAT = b"\x02"
 """First byte of every stored state; bump it when AgentState changes incompatibly. 2: the
-duplicate ids as a list in acceptance order (``seen_order``) instead of a dict of times;
-an older worker cannot read that, so the byte tells it so plainly."""
+duplicate ids in acceptance order (``seen_order``, one NUL-joined string) instead of a
+dict of times; an older worker cannot read that, so the byte tells it so plainly."""
 READS: Final = (b"\x01", FORMAT)
 """Formats this worker reads: 1 is converted on loading (``AgentState.__setstate__``)."""
 
