@@ -32,7 +32,7 @@ from auxstream.domain.outputs import (
     Segment,
 )
 from auxstream.domain.policy import CodePolicy, Policy
-from auxstream.domain.state import LOGGED_OUT, ON_CONTACT, READY, AgentState
+from auxstream.domain.state import LOGGED_OUT, ON_CONTACT, READY, AgentState, CodeTime
 from auxstream.domain.state import NOT_READY as NOT_READY_STATE
 from auxstream.domain.timefmt import DAY_MS, HOUR_MS
 from auxstream.domain.wording import code_name
@@ -230,7 +230,7 @@ def _apply_released(
     else:
         state.advanced_to = None
     if ts - state.seen_pruned_at >= HOUR_MS:
-        _forget_old(state, ts)
+        _forget_old(state, ts, cal)
 
 
 def _close_stretch(
@@ -264,46 +264,51 @@ def _close_stretch(
     )
     if current != NOT_READY_STATE or code is None:
         return
+    tally = state.by_code.get(code)
+    if tally is None:
+        tally = state.by_code[code] = CodeTime()
     start = since
-    days = state.days
     while True:
         day = cal.day_of(start)
         piece_end = cal.day_start(day + 1)
         if piece_end > end:
             piece_end = end
-        codes = days.get(day)
-        if codes is None:
-            codes = days[day] = {}
-        today = codes.get(code)
-        if today is None:
-            today = codes[code] = [0, 0]
-        today[0] += piece_end - start
+        # CodeTime.add, written out for the common case: the same day as the last stretch.
+        if day == tally.day:
+            tally.day_ms += piece_end - start
+        else:
+            tally.add(day, piece_end - start)
         if piece_end >= end:
             break
         start = piece_end
     # The last piece ends at ``end``, so its day holds ``end - 1``: the stretch's day.
-    today[1] += 1
+    tally.day_count += 1
     # The code's time in the last hour: its stretches ending within the hour, the oldest cut
     # at the hour's start. A running total of the kept stretches, not a sum over them at
     # every close: an agent's stretches follow one another, so only the oldest kept one can
     # start before the hour, and a busy code (ACW after every contact) keeps a dozen, each
     # a read of memory no longer cached.
-    recent = state.recent.get(code)
-    if recent is None:
-        recent = state.recent[code] = []
-    recent.append((since, end))
-    kept = state.recent_ms.get(code, 0) + duration
+    hour = tally.hour
+    hour.append(since)
+    hour.append(end)
+    kept = tally.hour_ms + duration
     hour_ago = end - HOUR_MS
-    while recent[0][1] <= hour_ago:
-        first_start, first_end = recent[0]
-        kept -= first_end - first_start
-        del recent[0]
-    state.recent_ms[code] = kept
-    first_start = recent[0][0]
+    while hour[1] <= hour_ago:
+        kept -= hour[1] - hour[0]
+        del hour[:2]
+    tally.hour_ms = kept
+    first_start = hour[0]
     last_hour = kept - (hour_ago - first_start if first_start < hour_ago else 0)
     out.append(
         Duration(
-            state.agent_id, state.team, cal.day_text(day), code, today[0], today[1], last_hour, end
+            state.agent_id,
+            state.team,
+            cal.day_text(day),
+            code,
+            tally.day_ms,
+            tally.day_count,
+            last_hour,
+            end,
         )
     )
     if state.chosen and state.since_event_id is not None:
@@ -357,7 +362,7 @@ def _open_stretch(
     out.extend(rules.on_chosen_code(state, policy, cal, event.ts, event.event_id))
 
 
-def _forget_old(state: AgentState, now: int) -> None:
+def _forget_old(state: AgentState, now: int, cal: Calendar) -> None:
     """Keep memory bounded by agents, not events: drop what no rule can look at again.
 
     Called at most once an hour of event time per agent.
@@ -389,7 +394,8 @@ def _forget_old(state: AgentState, now: int) -> None:
             seen.discard(event_id)
         del order[:cut]
         state.seen_marks = [(count - cut, bound) for count, bound in marks[drop:]]
-    if len(state.days) > 2:
-        keep = sorted(state.days)[-2:]
-        state.days = {day: state.days[day] for day in keep}
-        state.daily_fired = {(day, code) for day, code in state.daily_fired if day >= keep[0]}
+    if state.daily_fired:
+        # A daily limit is looked for only from the day the open stretch began, and that
+        # day never goes back: earlier days' marks are never read again.
+        since_day = cal.day_of(state.since)
+        state.daily_fired = {(day, code) for day, code in state.daily_fired if day >= since_day}

@@ -20,6 +20,68 @@ STATES: Final = (LOGGED_OUT, READY, NOT_READY, ON_CONTACT)
 
 
 @dataclass(slots=True)
+class CodeTime:
+    """One agent's closed time in one not-ready code: what its duration records report.
+
+    One object per code, not tables keyed by day and code: a stretch closing (most
+    events) then finds everything it updates with one lookup, and the totals are machine
+    integers in the compiled core rather than boxed ones in lists. Two local days are
+    kept, the code's newest and the one before it: a day's total is read only for the day
+    the open stretch began or later, and an agent's stretches close in event-time order,
+    so older days are never read again.
+    """
+
+    day: int = 0
+    """The newest local day (days since 1970-01-01) with time in this code."""
+    day_ms: int = 0
+    day_count: int = 0
+    """Stretches that ended on ``day``."""
+    prior_day: int = 0
+    prior_ms: int = 0
+    prior_count: int = 0
+    hour: list[int] = field(default_factory=list)
+    """The stretches ending within the last hour, oldest first, flat: start, end, start,
+    end... (a pair of integers, not a tuple, per stretch: one object fewer each)."""
+    hour_ms: int = 0
+    """The summed length of the ``hour`` stretches, kept as they come and go."""
+
+    def ms_on(self, day: int) -> int:
+        """Closed milliseconds on local ``day`` (0 for a day not kept)."""
+        if day == self.day:
+            return self.day_ms
+        if day == self.prior_day:
+            return self.prior_ms
+        return 0
+
+    def add(self, day: int, ms: int) -> None:
+        """Count ``ms`` on local ``day``, the newest day so far or the one before it."""
+        if day == self.day:
+            self.day_ms += ms
+        elif day > self.day:
+            self.prior_day, self.prior_ms, self.prior_count = self.day, self.day_ms, self.day_count
+            self.day, self.day_ms, self.day_count = day, ms, 0
+        elif day == self.prior_day:
+            self.prior_ms += ms
+        # else a day older than both: never read again (see the class docstring).
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """The constructor and its arguments: the same pickle compiled or pure."""
+        return (
+            CodeTime,
+            (
+                self.day,
+                self.day_ms,
+                self.day_count,
+                self.prior_day,
+                self.prior_ms,
+                self.prior_count,
+                self.hour,
+                self.hour_ms,
+            ),
+        )
+
+
+@dataclass(slots=True)
 class AgentState:
     """One agent's position in the state model plus the memory the rules need."""
 
@@ -67,12 +129,8 @@ class AgentState:
     provisional: dict[int, int] = field(default_factory=dict)
     """interval_start -> revision of intervals the watermark closed past ``committed``."""
 
-    # Per local day and code: [milliseconds, stretches ended]; the last two days only.
-    days: dict[int, dict[str, list[int]]] = field(default_factory=dict)
-    recent: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
-    """code -> closed stretches (start, end) ending within the last hour, oldest first."""
-    recent_ms: dict[str, int] = field(default_factory=dict)
-    """code -> the summed length of its ``recent`` stretches (kept as they come and go)."""
+    by_code: dict[str, CodeTime] = field(default_factory=dict)
+    """not-ready code -> its closed stretches' time (per local day and in the last hour)."""
 
     # Rule memory.
     occurrence_fired: bool = False
@@ -117,18 +175,36 @@ class AgentState:
             elif name in _FIELD_SET:
                 setattr(self, name, value)
             # else a field of an older layout (seen_floor): nothing to keep.
-        if "recent_ms" not in state:
-            # Stored before the running totals: summed once here.
-            self.recent_ms = {
-                code: sum(end - start for start, end in stretches)
-                for code, stretches in self.recent.items()
-            }
+        if "days" in state:
+            # Format 2 and older: totals by day then code, and the last hour's stretches.
+            self.by_code = _code_times(state["days"], state.get("recent", {}))
         if isinstance(old_seen, dict):
             # An older layout kept event_id -> ts: the same ids, oldest first, one mark.
             ordered = sorted(old_seen.items(), key=lambda item: item[1])
             self.seen_order = [event_id for event_id, _ in ordered]
             self.seen_marks = [(len(ordered), ordered[-1][1])] if ordered else []
         self.seen = set(self.seen_order)
+
+
+def _code_times(
+    days: dict[int, dict[str, list[int]]], recent: dict[str, list[tuple[int, int]]]
+) -> dict[str, CodeTime]:
+    """The per-code form of an older state's ``days`` and ``recent`` tables."""
+    by_code: dict[str, CodeTime] = {}
+    for day in sorted(days):
+        for code, (ms, count) in days[day].items():
+            tally = by_code.get(code)
+            if tally is None:
+                tally = by_code[code] = CodeTime(day)
+            tally.add(day, ms)
+            tally.day_count += count
+    for code, stretches in recent.items():
+        tally = by_code.get(code)
+        if tally is None:
+            tally = by_code[code] = CodeTime()
+        tally.hour = [moment for stretch in stretches for moment in stretch]
+        tally.hour_ms = sum(end - start for start, end in stretches)
+    return by_code
 
 
 _ID_SEPARATOR: Final = "\x00"

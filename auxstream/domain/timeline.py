@@ -190,8 +190,8 @@ def daily_crossings(
         if (day, code) not in st.daily_fired:
             day_start = cal.day_start(day)
             portion_start = st.since if st.since > day_start else day_start
-            totals = st.days.get(day)
-            base = totals[code][0] if totals and code in totals else 0
+            tally = st.by_code.get(code)
+            base = tally.ms_on(day) if tally is not None else 0
             crossing = portion_start + max(0, limit_ms - base)
             if crossing < cal.day_start(day + 1):
                 found.append((day, crossing))

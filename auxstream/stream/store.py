@@ -36,12 +36,14 @@ from auxstream.domain.state import AgentState
 from auxstream.stream.processor import Outbound, home_partition
 from auxstream.stream.snapshot import Encoded
 
-FORMAT = b"\x02"
-"""First byte of every stored state; bump it when AgentState changes incompatibly. 2: the
-duplicate ids in acceptance order (``seen_order``, one NUL-joined string) instead of a
-dict of times; an older worker cannot read that, so the byte tells it so plainly."""
-READS: Final = (b"\x01", FORMAT)
-"""Formats this worker reads: 1 is converted on loading (``AgentState.__setstate__``)."""
+FORMAT = b"\x03"
+"""First byte of every stored state; bump it when AgentState changes incompatibly.
+2: the duplicate ids in acceptance order (``seen_order``, one NUL-joined string) instead
+of a dict of times. 3: each not-ready code's time in one ``CodeTime`` (``by_code``)
+instead of tables by day and code and the last hour's stretches. An older worker cannot
+read a newer format, so the byte tells it so plainly."""
+READS: Final = (b"\x01", b"\x02", FORMAT)
+"""Formats this worker reads: 1 and 2 are converted on loading (``AgentState.__setstate__``)."""
 
 
 def encode_state(state: AgentState) -> bytes:

@@ -29,9 +29,9 @@ def today_by_code(state: AgentState, policy: Policy, as_of: int) -> tuple[str, d
     """(local day of ``as_of``, seconds per not-ready code that day, open stretch included)."""
     cal = calendar_for(policy.timezone, policy.interval_minutes)
     day = cal.day_of(as_of)
-    totals = {code: ms for code, (ms, _) in state.days.get(day, {}).items()}
+    totals = {code: tally.ms_on(day) for code, tally in state.by_code.items()}
     if state.state == NOT_READY and state.reason_code is not None:
-        # ``days`` holds closed stretches only: add the open one's part of the day.
+        # ``by_code`` holds closed stretches only: add the open one's part of the day.
         start = max(state.since, cal.day_start(day))
         if as_of > start:
             totals[state.reason_code] = totals.get(state.reason_code, 0) + (as_of - start)

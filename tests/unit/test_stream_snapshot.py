@@ -4,6 +4,7 @@ changes interleave (auxstream/stream/snapshot.py)."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import pickle
 import subprocess
 import sys
@@ -91,7 +92,7 @@ def test_the_processor_saves_an_unencoded_agent_before_it_changes(
     assert saved_early > 20, "no agent changed before its snapshot encoded it"
 
 
-def test_states_stored_in_format_1_still_load_and_format_2_round_trips() -> None:
+def test_states_stored_in_format_1_still_load_and_format_3_round_trips() -> None:
     """Format 1 kept the duplicate ids as a dict of times; a worker upgraded over a
     changelog written by the previous release reads those states, ids included."""
     from tests.unit.test_native import FIXTURES, _states_after
@@ -104,13 +105,14 @@ def test_states_stored_in_format_1_still_load_and_format_2_round_trips() -> None
     for state in loaded.values():
         assert state.seen == set(state.seen_order)
         again = decode_state(encode_state(state))
-        assert encode_state(state)[:1] == b"\x02"
+        assert encode_state(state)[:1] == b"\x03"
         assert again == state
         assert again.seen_order == state.seen_order
 
 
 def test_an_unknown_state_format_is_refused_by_name() -> None:
-    with pytest.raises(ValueError, match=r"format b'\\x07', this worker reads .*b'\\x02'"):
+    refused = r"format b'\\x07', this worker reads .*b'\\x02' and b'\\x03'"
+    with pytest.raises(ValueError, match=refused):
         decode_state(b"\x07" + pickle.dumps(AgentState("a1")))
 
 
@@ -137,15 +139,45 @@ def test_duplicate_ids_are_stored_joined_unless_an_id_holds_the_separator(
     assert again == state
 
 
-def test_the_last_hour_totals_of_a_state_stored_without_them_are_summed_on_loading() -> None:
-    """States stored before ``recent_ms`` existed get it from their recent stretches, so
-    the next duration record's last_hour_s is the same as if they had never been stored."""
-    state = AgentState("a1")
-    state.recent = {"BREAK": [(1_000, 61_000), (120_000, 180_000)], "ACW": [(0, 5_000)]}
-    state.recent_ms = {"BREAK": 120_000, "ACW": 5_000}
-    reduced = state.__reduce__()[2]
-    older = {name: value for name, value in reduced.items() if name != "recent_ms"}
-    loaded = AgentState("a1")
-    loaded.__setstate__(older)
-    assert loaded.recent_ms == {"BREAK": 120_000, "ACW": 5_000}
-    assert loaded == state
+def test_states_stored_in_format_2_carry_on_exactly_as_if_never_stored() -> None:
+    """Format 2 kept each agent's time by day then code, and the last hour's stretches as
+    (start, end) tuples. The fixture holds the states a format-2 worker (cec1e4e) stored
+    after the first ``cut`` lines of three days of six agents, with days pruned and codes
+    used on every day: loaded here, the rest of the input gives the same records,
+    durations and daily limits included, as a replay that never stopped."""
+    from auxstream.domain.state import CodeTime
+    from auxstream.replay.runner import Replayer
+    from tests.unit.test_native import FIXTURES, POLICY
+
+    lines = gzip.decompress((FIXTURES / "three-days.jsonl.gz").read_bytes()).splitlines()
+    stored = pickle.loads((FIXTURES / "agent-states-format-2.pickle").read_bytes())  # noqa: S301 - our fixture
+    cut: int = stored["cut"]
+    policy = load_policy(POLICY)
+
+    def replayer(into: list[tuple[str, bytes]]) -> Replayer:
+        return Replayer(policy, lambda name, key, line: into.append((name, line)))
+
+    whole: list[tuple[str, bytes]] = []
+    never_stopped = replayer(whole)
+    for line in lines[:cut]:
+        never_stopped.feed_line(line)
+    before = len(whole)
+
+    resumed_out: list[tuple[str, bytes]] = []
+    resumed = replayer(resumed_out)
+    resumed.states = {key: decode_state(blob) for key, blob in stored["states"].items()}
+    assert {blob[:1] for blob in stored["states"].values()} == {b"\x02"}
+    assert set(resumed.states) == set(never_stopped.states)
+    for state in resumed.states.values():
+        assert state.by_code and all(isinstance(t, CodeTime) for t in state.by_code.values())
+        assert all(len(t.hour) % 2 == 0 for t in state.by_code.values())
+        resumed._reschedule(state)
+    resumed._newest = never_stopped._newest
+    resumed.stats.lines = cut  # dead letters name their line
+    for replay in (never_stopped, resumed):
+        for line in lines[cut:]:
+            replay.feed_line(line)
+        replay.finish()
+    after = whole[before:]
+    assert sum(name == "durations" for name, _ in after) > 100
+    assert resumed_out == after
