@@ -47,11 +47,12 @@ COMPILED = (
 )
 """The modules compiled by mypyc: the core and replay's per-event path."""
 
-EXTENSIONS = ("auxstream.replay.sortfile",)
+EXTENSIONS = ("auxstream.domain.eventids", "auxstream.replay.sortfile")
 """Modules written in C (``.c`` beside the package's ``.py`` files), built and checked with
-the mypyc group: replay's sorted output files (``replay/sortfile.c``). They have no ``.py``;
-when the build is missing or stale, importing one fails and its caller uses the Python
-equivalent (``replay/sink.py``)."""
+the mypyc group: an agent's event ids (``domain/eventids.c``) and replay's sorted output
+files (``replay/sortfile.c``). They have no ``.py``; when the build is missing or stale,
+importing one fails and its caller uses the Python equivalent (``domain/seen.py``,
+``replay/sink.py``)."""
 
 BUILT = COMPILED + EXTENSIONS
 

@@ -92,8 +92,7 @@ def apply(state: AgentState, event: AgentEvent, policy: Policy) -> Step:
                 Outcome(event, LATE, "late: older than an event already applied for this agent")
             )
             return state, out
-    seen.add(event_id)
-    state.seen_order.append(event_id)
+    seen.append(event_id)
     held = state.held
     if not held:
         held.append(event)
@@ -378,9 +377,10 @@ def _forget_old(state: AgentState, now: int, cal: Calendar) -> None:
     if held and held[-1].ts > newest:
         newest = held[-1].ts
     marks = state.seen_marks
-    order = state.seen_order
-    if not marks or marks[-1][0] != len(order):
-        marks.append((len(order), newest))
+    seen = state.seen
+    kept = len(seen)
+    if not marks or marks[-1][0] != kept:
+        marks.append((kept, newest))
     cut = 0
     drop = 0
     for count, bound in marks:
@@ -389,10 +389,7 @@ def _forget_old(state: AgentState, now: int, cal: Calendar) -> None:
         cut = count
         drop += 1
     if drop:
-        seen = state.seen
-        for event_id in order[:cut]:
-            seen.discard(event_id)
-        del order[:cut]
+        seen.drop(cut)
         state.seen_marks = [(count - cut, bound) for count, bound in marks[drop:]]
     if state.daily_fired:
         # A daily limit is looked for only from the day the open stretch began, and that

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from auxstream.domain.events import AgentEvent
+from auxstream.domain.seen import EventIds, new_event_ids
 
 LOGGED_OUT: Final = "logged_out"
 READY: Final = "ready"
@@ -106,15 +107,10 @@ class AgentState:
     """How far the watermark has carried the agent past ``committed`` (provisional)."""
     held: list[AgentEvent] = field(default_factory=list)
     """Events accepted but waiting out the grace window, in event-time order."""
-    seen: set[str] = field(default_factory=set)
-    """event_ids of accepted events, kept for at least 24 h of event time. A set, not a
-    dict of times: a set keeps each key's hash beside it, so the check of a new id (almost
-    every event) probes its table without reading the stored strings, where a str-keyed
-    dict reads one per probe; with thousands of agents those reads miss the cache and were
-    the core's largest single cost."""
-    seen_order: list[str] = field(default_factory=list, compare=False)
-    """The ``seen`` ids in the order they were accepted: the pruning drops a prefix. Also
-    what a stored state keeps (``seen`` is rebuilt from it)."""
+    seen: EventIds = field(default_factory=new_event_ids)
+    """event_ids of accepted events in the order they were accepted, kept for at least
+    24 h of event time: the pruning drops the oldest together (``seen.py``). Probed with
+    almost every event; with thousands of agents most of a core's memory."""
     seen_marks: list[tuple[int, int]] = field(default_factory=list, compare=False)
     """One (ids accepted before it, the newest event time among them) per hourly pruning:
     once that time is older than the horizon the whole prefix can go."""
@@ -148,16 +144,17 @@ class AgentState:
     def __reduce__(self) -> tuple[Any, tuple[str], dict[str, Any]]:
         """Pickle as the constructor plus a field dict: the same bytes whether the class is
         compiled by mypyc or not, so stored agent states move between compiled and pure
-        workers (the stream keeps them in a changelog). ``seen`` is left out: it is
-        ``seen_order`` as a set, rebuilt on loading. ``seen_order`` goes as one string, the
-        ids joined by NUL, when no id holds a NUL: a day's ids are most of a state, and one
-        string pickles about four times faster than a list of them (37 -> 25 µs a state)."""
+        workers (the stream keeps them in a changelog). ``seen`` goes as ``seen_order``:
+        one string, the ids joined by NUL, when no id holds a NUL (else their list); a
+        day's ids are most of a state, and one string pickles about four times faster than
+        a list of them (37 -> 25 µs a state)."""
         fields = {name: getattr(self, name) for name in _STORED}
-        ids = self.seen_order
-        if ids:
-            joined = _ID_SEPARATOR.join(ids)
-            if joined.count(_ID_SEPARATOR) == len(ids) - 1:
-                fields["seen_order"] = joined
+        seen = self.seen
+        if len(seen):
+            joined = seen.joined()
+            fields["seen_order"] = joined if joined is not None else seen.ids()
+        else:
+            fields["seen_order"] = []
         return (AgentState, (self.agent_id,), fields)
 
     def __setstate__(self, state: Any) -> None:
@@ -167,23 +164,24 @@ class AgentState:
             state = state[1]
             AgentState.__init__(self, state["agent_id"])
         old_seen = None
+        order: list[str] = []
         for name, value in state.items():
             if name == "seen":
                 old_seen = value
-            elif name == "seen_order" and isinstance(value, str):
-                self.seen_order = value.split(_ID_SEPARATOR)
+            elif name == "seen_order":
+                order = value.split(_ID_SEPARATOR) if isinstance(value, str) else value
             elif name in _FIELD_SET:
                 setattr(self, name, value)
-            # else a field of an older layout (seen_floor): nothing to keep.
-        if "days" in state:
-            # Format 2 and older: totals by day then code, and the last hour's stretches.
-            self.by_code = _code_times(state["days"], state.get("recent", {}))
+            # else a field of an older layout (seen_floor, days, recent): converted below.
         if isinstance(old_seen, dict):
             # An older layout kept event_id -> ts: the same ids, oldest first, one mark.
             ordered = sorted(old_seen.items(), key=lambda item: item[1])
-            self.seen_order = [event_id for event_id, _ in ordered]
+            order = [event_id for event_id, _ in ordered]
             self.seen_marks = [(len(ordered), ordered[-1][1])] if ordered else []
-        self.seen = set(self.seen_order)
+        self.seen = new_event_ids(order)
+        if "days" in state:
+            # Format 2 and older: totals by day then code, and the last hour's stretches.
+            self.by_code = _code_times(state["days"], state.get("recent", {}))
 
 
 def _code_times(
