@@ -137,6 +137,10 @@ class AgentState:
     after_contact: list[tuple[int, str]] = field(default_factory=list)
     short_stretches: list[tuple[int, str]] = field(default_factory=list)
 
+    # Not the core's: where a driver's timer queue holds this agent (-1: nowhere), kept
+    # here to spare the driver a lookup per event (replay's Replayer). Never stored.
+    scheduled: int = field(default=-1, compare=False)
+
     @property
     def logged_in(self) -> bool:
         return self.state != LOGGED_OUT
@@ -208,4 +212,4 @@ def _code_times(
 _ID_SEPARATOR: Final = "\x00"
 _FIELDS: Final = tuple(f.name for f in fields(AgentState))
 _FIELD_SET: Final = frozenset(_FIELDS)
-_STORED: Final = tuple(name for name in _FIELDS if name != "seen")
+_STORED: Final = tuple(name for name in _FIELDS if name not in ("seen", "scheduled"))

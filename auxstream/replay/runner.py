@@ -22,6 +22,7 @@ from auxstream.domain import engine, timeline
 from auxstream.domain.calendar import calendar_for
 from auxstream.domain.events import InvalidEvent, event_from_dict
 from auxstream.domain.outputs import (
+    APPLIED,
     INVALID,
     LATE,
     CheckIn,
@@ -49,6 +50,9 @@ Emit = Callable[[str, tuple[object, ...], bytes], None]
 # (the agent id, or a tuple of the agent id and one more key) and its JSON line
 Add = Callable[[float, Any, bytes], None]
 RECORD_NAMES: Final = ("segments", "intervals", "durations", "detections", "checkins")
+_NO_FIRST: Final = 1 << 60
+_NO_LAST: Final = -(1 << 60)
+"""The event-time range before any event: above and below every epoch millisecond."""
 
 
 @dataclass
@@ -101,8 +105,9 @@ class Replayer:
         self.stats = ReplayStats()
         self._grace_ms = int(policy.grace_s * 1000)
         self._newest: int | None = None
+        # (when, agent): the agents' next due moments; an entry whose moment is no longer
+        # the agent's ``scheduled`` one is stale and skipped.
         self._due: list[tuple[int, str]] = []
-        self._due_at: dict[str, int] = {}
         # engine.next_due without its calendar lookup (called once per line).
         self._cal = calendar_for(policy.timezone, policy.interval_minutes)
         add = (
@@ -122,6 +127,11 @@ class Replayer:
         # compiled code), folded into ``stats`` by ``finish`` likewise.
         self._outcomes: dict[str, int] = {}
         self._used_codes: dict[str, int] = {}
+        # The commonest outcome and the event-time range as machine integers: a boxed
+        # count or time replaced per event is an allocation and a free each.
+        self._applied = 0
+        self._first_ts = _NO_FIRST
+        self._last_ts = _NO_LAST
 
     def feed(self, lines: Iterable[bytes]) -> None:
         feed_line = self.feed_line
@@ -161,10 +171,9 @@ class Replayer:
         # self._reschedule(state), written out: it runs once per line.
         at = timeline.next_due(state, self.policy, self._cal)
         if at is None:
-            if self._due_at:
-                self._due_at.pop(state.agent_id, None)
-        elif self._due_at.get(state.agent_id) != at:
-            self._due_at[state.agent_id] = at
+            state.scheduled = -1
+        elif state.scheduled != at:
+            state.scheduled = at
             heapq.heappush(self._due, (at, state.agent_id))
         newest = self._newest
         if newest is None or event.ts > newest:
@@ -192,19 +201,27 @@ class Replayer:
             if count:
                 counts[name] += count
         self._segments = self._intervals = self._durations = 0
+        if self._applied:
+            self.stats.outcomes[APPLIED] += self._applied
+            self._applied = 0
         self.stats.outcomes.update(self._outcomes)
         self.stats.used_codes.update(self._used_codes)
         self._outcomes = {}
         self._used_codes = {}
+        if self._first_ts <= self._last_ts:
+            first, last = self.stats.first_ts, self.stats.last_ts
+            self.stats.first_ts = self._first_ts if first is None else min(first, self._first_ts)
+            self.stats.last_ts = self._last_ts if last is None else max(last, self._last_ts)
+            self._first_ts, self._last_ts = _NO_FIRST, _NO_LAST
 
     def _advance_due(self, watermark: int) -> None:
         due = self._due
         while due and due[0][0] <= watermark:
             at, agent_id = heapq.heappop(due)
-            if self._due_at.get(agent_id) != at:
-                continue
-            del self._due_at[agent_id]
             state = self.states[agent_id]
+            if state.scheduled != at:
+                continue  # rescheduled since: a later entry stands for it
+            state.scheduled = -1
             _, outputs = engine.advance(state, watermark, self.policy)
             self._route(outputs)
             self._reschedule(state)
@@ -212,10 +229,9 @@ class Replayer:
     def _reschedule(self, state: AgentState) -> None:
         at = timeline.next_due(state, self.policy, self._cal)
         if at is None:
-            if self._due_at:
-                self._due_at.pop(state.agent_id, None)
-        elif self._due_at.get(state.agent_id) != at:
-            self._due_at[state.agent_id] = at
+            state.scheduled = -1
+        elif state.scheduled != at:
+            state.scheduled = at
             heapq.heappush(self._due, (at, state.agent_id))
 
     def _dead_letter(self, reason: str, error: str, line: bytes, offset: int) -> None:
@@ -252,18 +268,19 @@ class Replayer:
                 self._segments += 1
             elif isinstance(out, Outcome):
                 outcome = out.outcome
-                outcomes[outcome] = outcomes.get(outcome, 0) + 1
-                if outcome == LATE:
-                    late = out.error
-                    continue
+                if outcome == APPLIED:
+                    self._applied += 1
+                else:
+                    outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                    if outcome == LATE:
+                        late = out.error
+                        continue
                 event = out.event
                 ts = event.ts
-                first = stats.first_ts
-                if first is None or ts < first:
-                    stats.first_ts = ts
-                last = stats.last_ts
-                if last is None or ts > last:
-                    stats.last_ts = ts
+                if ts < self._first_ts:
+                    self._first_ts = ts
+                if ts > self._last_ts:
+                    self._last_ts = ts
                 if out.implicit_login:
                     stats.implicit_logins += 1
                 if out.unknown_code is not None:
