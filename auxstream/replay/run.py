@@ -103,7 +103,7 @@ def _emit(
     if kind == "deadletters":
         dead_letters.add((*key, line))
     else:
-        sorted_files[kind].add(key[0], key[1] if len(key) == 2 else key[1:], line)
+        sorted_files[kind].add(key[0], key[1] if len(key) == 2 else key[1:], line[:-1])
 
 
 def _feed(replayer: Replayer, source: Source, checks: list[Callable[[], None]]) -> None:

@@ -46,9 +46,10 @@ from auxstream.records import (
 
 # kind name -> called with (sort key, JSON line)
 Emit = Callable[[str, tuple[object, ...], bytes], None]
-# called with one record of a kind: its first sort key (a float), the rest of its sort key
-# (the agent id, or a tuple of the agent id and one more key) and its JSON line
-Add = Callable[[float, Any, bytes], None]
+# called with one record of a kind: its first sort key (an event time in milliseconds), the
+# rest of its sort key (the agent id, or a tuple of the agent id and one more key) and its
+# JSON without a newline
+Add = Callable[[int, Any, bytes], None]
 RECORD_NAMES: Final = ("segments", "intervals", "durations", "detections", "checkins")
 _NO_FIRST: Final = 1 << 60
 _NO_LAST: Final = -(1 << 60)
@@ -86,7 +87,8 @@ def _json_error(line: bytes, exc: orjson.JSONDecodeError) -> orjson.JSONDecodeEr
 
 
 def _unflatten(emit: Emit, name: str, first: float, rest: Any, line: bytes) -> None:
-    emit(name, (first, *rest) if isinstance(rest, tuple) else (first, rest), line)
+    key = (float(first), *rest) if isinstance(rest, tuple) else (float(first), rest)
+    emit(name, key, line + b"\n")
 
 
 class Replayer:
@@ -246,10 +248,10 @@ class Replayer:
     def _route(self, outputs: list[Output]) -> str | None:
         """Write each output; return the error if the received event itself was late.
 
-        The first key of every sink entry, an event time, is a float: exact for any epoch
-        millisecond below 2**53 (the year 287,000), so the order is the integer order, and a
-        list of tuples whose first items are all floats sorts with a plain C comparison of
-        doubles (milliseconds are too large for the sort's single-digit integer fast path).
+        The first key of every sink entry, an event time, goes as the integer; the files
+        keep it as a double, exact for any epoch millisecond below 2**53 (the year 287,000),
+        so the order is the integer order and compares as plain doubles (milliseconds are
+        too large for Python's sort's single-digit integer fast path).
 
         Segments and durations sort by (end, agent_id) then the line: an agent closes at most
         one segment (and its duration) at one instant, since a second change at the same
@@ -264,7 +266,7 @@ class Replayer:
             # Segments and outcomes are most of the outputs: tested first. isinstance (exact
             # types, no subclasses exist) both dispatches and narrows the type for mypy.
             if isinstance(out, Segment):
-                self._add_segment(float(out.end), out.agent_id, segment_line(out))
+                self._add_segment(out.end, out.agent_id, segment_line(out))
                 self._segments += 1
             elif isinstance(out, Outcome):
                 outcome = out.outcome
@@ -289,18 +291,18 @@ class Replayer:
                 if code is not None:
                     used_codes[code] = used_codes.get(code, 0) + 1
             elif isinstance(out, Duration):
-                self._add_duration(float(out.as_of), out.agent_id, duration_line(out))
+                self._add_duration(out.as_of, out.agent_id, duration_line(out))
                 self._durations += 1
             elif isinstance(out, Interval):
                 self._add_interval(
-                    float(out.interval_start), (out.agent_id, out.revision), interval_line(out)
+                    out.interval_start, (out.agent_id, out.revision), interval_line(out)
                 )
                 self._intervals += 1
             elif isinstance(out, Detection):
                 stats.detections[out.rule] += 1
                 stats.records["detections"] += 1
-                self._add_detection(float(out.ts), (out.agent_id, out.rule), detection_line(out))
+                self._add_detection(out.ts, (out.agent_id, out.rule), detection_line(out))
             elif isinstance(out, CheckIn):
                 stats.records["checkins"] += 1
-                self._add_checkin(float(out.ts), out.agent_id, checkin_line(out))
+                self._add_checkin(out.ts, out.agent_id, checkin_line(out))
         return late

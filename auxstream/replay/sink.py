@@ -31,7 +31,8 @@ class RecordFile(Protocol):
     """A sorted output file as replay uses it: this module's ``SortedFile`` or the C one
     (``sortfile.c``), which writes the same bytes."""
 
-    def add(self, first: Any, rest: Any, line: bytes, /) -> None: ...
+    def add(self, first: Any, rest: Any, line: bytes, /) -> None:
+        """One record: its first sort key, the rest of its key, its line without a newline."""
 
     def check(self) -> None: ...
 
@@ -42,15 +43,17 @@ class RecordFile(Protocol):
 
 
 _RUN_BATCH: Final = 4096
+_EXACT: Final = 2**53
+"""Integers below this in size are exact as floats (and keep their order)."""
 _HEADER: Final = 16  # two 8-byte little-endian lengths: the marshal header, the block
 
 
 class SortedFile:
     """One JSONL output file whose lines are written in sort-key order at close.
 
-    ``add(first, rest, line)`` takes one record: its first sort key (a float or another
-    value all of one type), the rest of its key (one value, or a tuple of them) and its
-    line, which ends with its only newline. The first keys go into an array, the lines
+    ``add(first, rest, line)`` takes one record: its first sort key (a float, an int
+    event time, or another value all of one type), the rest of its key (one value, or a
+    tuple of them) and its line, without a newline (the file adds it). The first keys go into an array, the lines
     are copied into one block of bytes at once, so a buffered record keeps no object of
     its own. The driver calls ``check`` every so often to spill a full buffer, so the
     bound is ``spill_at`` plus whatever arrived since the last check.
@@ -68,12 +71,16 @@ class SortedFile:
 
     def add(self, first: Any, rest: Any, line: bytes) -> None:
         firsts = self._firsts
-        if type(first) is not float and type(firsts) is array:
-            # Not a float (tests use integers): keys kept as objects from now on.
-            firsts = self._firsts = list(firsts)
+        if type(first) is not float:
+            if type(first) is int and -_EXACT < first < _EXACT:
+                first = float(first)  # an event time: exact as a float
+            elif type(firsts) is array:
+                # Another kind of key: keys kept as objects from now on.
+                firsts = self._firsts = list(firsts)
         firsts.append(first)
         self._rests.append(rest)
         self._block += line
+        self._block += b"\n"
 
     @property
     def count(self) -> int:
@@ -106,7 +113,7 @@ class SortedFile:
         lines = data.split(b"\n")
         del data
         if len(lines) != len(rests) + 1:
-            raise ValueError(f"{self.path.name}: a buffered line is not one newline-ended line")
+            raise ValueError(f"{self.path.name}: a buffered line holds a newline")
         return _chunks(keys, rests, lines, sort_order(keys, rests, lines))
 
     def close(self) -> None:

@@ -168,7 +168,8 @@ compare_entries(const void *pa, const void *pb, void *context)
     int c = compare_bytes(ra, a->rest_len, rb, b->rest_len);
     if (c)
         return c;
-    return compare_bytes(ra + a->rest_len, a->line_len, rb + b->rest_len, b->line_len);
+    /* The lines without their newlines, as sink.py compares them. */
+    return compare_bytes(ra + a->rest_len, a->line_len - 1, rb + b->rest_len, b->line_len - 1);
 }
 
 /* ------------------------------------------------------------------ files */
@@ -305,8 +306,8 @@ reader_less(const Reader *a, const Reader *b)
     int c = compare_bytes(a->data, a->rest_len, b->data, b->rest_len);
     if (c)
         return c < 0;
-    return compare_bytes(a->data + a->rest_len, a->line_len, b->data + b->rest_len,
-                         b->line_len) < 0;
+    return compare_bytes(a->data + a->rest_len, a->line_len - 1, b->data + b->rest_len,
+                         b->line_len - 1) < 0;
 }
 
 /* Merge every run into ``out``; returns 0, or an errno value. */
@@ -385,8 +386,11 @@ SortedFile_add(SortedFile *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "sortfile: add after close");
         return NULL;
     }
+    /* An event time comes as an int (exact below 2**53); converted here, not boxed as a
+     * float by the caller. */
     double first = PyFloat_CheckExact(args[0]) ? PyFloat_AS_DOUBLE(args[0])
-                                               : PyFloat_AsDouble(args[0]);
+                   : PyLong_CheckExact(args[0]) ? PyLong_AsDouble(args[0])
+                                                : PyFloat_AsDouble(args[0]);
     if (first == -1.0 && PyErr_Occurred())
         return NULL;
     if (first != first) {
@@ -422,13 +426,16 @@ SortedFile_add(SortedFile *self, PyObject *const *args, Py_ssize_t nargs)
     }
     else
         failed = put_item(self, rest);
-    if (failed || reserve(self, (size_t)line_len) < 0) {
+    if (failed || reserve(self, (size_t)line_len + 1) < 0) {
         self->used = start;
         return NULL;
     }
     size_t rest_len = self->used - start;
+    /* The line comes without its newline: added here, saving the caller a copy. */
     memcpy(self->block + self->used, PyBytes_AS_STRING(line), (size_t)line_len);
     self->used += (size_t)line_len;
+    self->block[self->used++] = '\n';
+    line_len++;
     Entry *e = &self->entries[self->count++];
     e->first = first;
     e->offset = start;
@@ -536,7 +543,8 @@ SortedFile_dealloc(SortedFile *self)
 
 static PyMethodDef SortedFile_methods[] = {
     {"add", (PyCFunction)(void (*)(void))SortedFile_add, METH_FASTCALL,
-     "add(first, rest, line): buffer one record (spills a sorted run when the block is full)."},
+     "add(first, rest, line): buffer one record, its line without a newline (spills a sorted "
+     "run when the block is full)."},
     {"check", (PyCFunction)SortedFile_check, METH_NOARGS, "Nothing to do: add spills."},
     {"close", (PyCFunction)SortedFile_close, METH_NOARGS,
      "Write every record to the file in order and remove the runs."},

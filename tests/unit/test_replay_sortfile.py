@@ -24,8 +24,9 @@ from auxstream.replay.sortfile import SortedFile  # only importable once built
 # character below '"', non-ASCII across UTF-8 lengths, and a lone surrogate.
 texts = st.sampled_from(["", "a", "a\x00", "a\x00b", "a\x01", "ab", "b", "é", "a é", "\ud800", "𝄞"])
 ints = st.integers(-(2**63), 2**63 - 1) | st.integers(-3, 3)
-lines = st.binary(max_size=12).map(lambda b: b + b"\n")
-one_line = st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"") + b"\n")
+# Lines go in without their newline (the file adds it).
+lines = st.binary(max_size=12).map(lambda b: b.replace(b"\n", b""))
+one_line = lines
 firsts = st.integers(-3, 3).map(float) | st.floats(allow_nan=False, allow_infinity=True)
 
 shapes: dict[str, Any] = {
@@ -54,7 +55,7 @@ def _written(sink_type: Any, items: list[tuple[Any, Any, bytes]], spill: int) ->
     st.integers(1, 400),
 )
 def test_c_sorted_file_equals_one_python_sort(items: list[Any], spill_bytes: int) -> None:
-    wanted = b"".join(line for *_, line in sorted(items))
+    wanted = b"".join(line + b"\n" for *_, line in sorted(items))
     assert _written(SortedFile, items, spill_bytes) == wanted
 
 
@@ -69,7 +70,7 @@ def test_c_and_python_sorted_files_write_the_same_bytes(items: list[Any], spill_
 def test_it_spills_runs_past_its_bound_and_removes_them(tmp_path: Path) -> None:
     sink = SortedFile(tmp_path / "out.jsonl", tmp_path, 100)
     for n in range(50, 0, -1):
-        sink.add(float(n % 7), f"A{n:03d}", b'{"n":%d}\n' % n)
+        sink.add(float(n % 7), f"A{n:03d}", b'{"n":%d}' % n)
     assert sink.runs >= 5
     assert len(list(tmp_path.glob("run-*"))) == sink.runs
     sink.close()
@@ -97,7 +98,7 @@ def test_bad_records_are_refused_and_leave_nothing_behind(
     tmp_path: Path, args: tuple[Any, ...], error: type[Exception], message: str
 ) -> None:
     sink = SortedFile(tmp_path / "out.jsonl", tmp_path, 1 << 20)
-    sink.add(2.0, "A2", b"kept\n")
+    sink.add(2.0, "A2", b"kept")
     with pytest.raises(error, match=message):
         sink.add(*args)
     assert sink.count == 1
@@ -109,7 +110,7 @@ def test_a_missing_spill_folder_is_named(tmp_path: Path) -> None:
     missing = tmp_path / "gone"
     sink = SortedFile(tmp_path / "out.jsonl", missing, 10)
     with pytest.raises(FileNotFoundError, match="gone/run-"):
-        sink.add(1.0, "A1", b"a line longer than ten bytes\n")
+        sink.add(1.0, "A1", b"a line longer than ten bytes")
 
 
 def test_add_after_close_is_an_error(tmp_path: Path) -> None:
@@ -117,4 +118,4 @@ def test_add_after_close_is_an_error(tmp_path: Path) -> None:
     sink.close()
     assert (tmp_path / "out.jsonl").read_bytes() == b""
     with pytest.raises(ValueError, match="add after close"):
-        sink.add(1.0, "A1", b"l\n")
+        sink.add(1.0, "A1", b"l")
