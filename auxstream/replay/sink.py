@@ -55,8 +55,8 @@ class SortedFile:
     event time, or another value all of one type), the rest of its key (one value, or a
     tuple of them) and its line, without a newline (the file adds it). The first keys go
     into an array, the lines are copied into one block of bytes at once, so a buffered
-    record keeps no object of its own. The driver calls ``check`` every so often to spill a full buffer, so the
-    bound is ``spill_at`` plus whatever arrived since the last check.
+    record keeps no object of its own. The driver calls ``check`` every so often to spill
+    a full buffer, so the bound is ``spill_at`` plus whatever arrived since the last check.
     """
 
     def __init__(self, path: Path, spill_dir: Path, spill_at: int) -> None:
