@@ -56,7 +56,8 @@ def open_input(name: str) -> Iterator[Source]:
         return
     path = Path(name)
     try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed below
+        # A 1 MB buffer: the default 8 KB one made a system call per 8 KB of input.
+        raw = open(path, "rb", buffering=1 << 20)  # noqa: SIM115 - closed below
     except FileNotFoundError:
         raise InputError(f"input file {name} does not exist") from None
     except IsADirectoryError:

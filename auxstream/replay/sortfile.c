@@ -174,17 +174,38 @@ compare_entries(const void *pa, const void *pb, void *context)
 
 /* ------------------------------------------------------------------ files */
 
+/* Output and runs are written 16 KB at a time. 4 KB (glibc's default) made a system call
+ * per 4 KB, about 150,000 a day; 1 MB ones cost more in the kernel than they saved (the
+ * page cache then copies into large folios of cold memory): on one simulated day, CPU
+ * 7.07 s with 4 KB, 7.27 s with 1 MB, 6.91 s with 64 KB and with 16 KB, whose system time
+ * stayed that of 4 KB. */
+#define WRITE_BUFFER ((size_t)1 << 14)
+
+/* A buffer of ``size`` bytes for ``file``, to free after fclose (NULL: the default one):
+ * glibc's setvbuf with no buffer of ours keeps its 4 KB one whatever size is asked. */
+static char *
+give_buffer(FILE *file, size_t size)
+{
+    char *buffer = malloc(size);
+    if (buffer != NULL && setvbuf(file, buffer, _IOFBF, size) != 0) {
+        free(buffer);
+        buffer = NULL;
+    }
+    return buffer;
+}
+
 static FILE *
-open_file(PyObject *path, const char *mode)
+open_file(PyObject *path, const char *mode, char **buffer)
 {
     PyObject *bytes = NULL;
     if (!PyUnicode_FSConverter(path, &bytes))
         return NULL;
     FILE *file = fopen(PyBytes_AS_STRING(bytes), mode);
+    *buffer = NULL;
     if (file == NULL)
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
     else
-        setvbuf(file, NULL, _IOFBF, (size_t)1 << 20);
+        *buffer = give_buffer(file, WRITE_BUFFER);
     Py_DECREF(bytes);
     return file;
 }
@@ -221,10 +242,11 @@ spill(SortedFile *self)
         free(name);
         return -1;
     }
-    setvbuf(run, NULL, _IOFBF, (size_t)1 << 20);
+    char *buffer = give_buffer(run, WRITE_BUFFER);
     char **runs = realloc(self->runs, (self->nruns + 1) * sizeof(char *));
     if (runs == NULL) {
         fclose(run);
+        free(buffer);
         unlink(name);
         free(name);
         PyErr_NoMemory();
@@ -246,6 +268,7 @@ spill(SortedFile *self)
     }
     if (fclose(run) != 0 && !failed)
         failed = errno ? errno : EIO;
+    free(buffer);
     Py_END_ALLOW_THREADS
     if (failed) {
         errno = failed;
@@ -261,6 +284,7 @@ spill(SortedFile *self)
 /* One run being merged: its next entry, read into a buffer of its own. */
 typedef struct {
     FILE *file;
+    char *buffer; /* the file's stdio buffer */
     double first;
     uint32_t rest_len, line_len;
     char *data;
@@ -324,7 +348,7 @@ merge_runs(SortedFile *self, FILE *out)
         if (readers[i].file == NULL)
             failed = errno ? errno : EIO;
         else {
-            setvbuf(readers[i].file, NULL, _IOFBF, (size_t)1 << 18);
+            readers[i].buffer = give_buffer(readers[i].file, (size_t)1 << 18);
             if (advance(&readers[i]) < 0)
                 failed = errno ? errno : EIO;
         }
@@ -345,6 +369,7 @@ merge_runs(SortedFile *self, FILE *out)
     for (size_t i = 0; i < n; i++) {
         if (readers[i].file != NULL)
             fclose(readers[i].file);
+        free(readers[i].buffer);
         free(readers[i].data);
     }
     free(readers);
@@ -462,7 +487,8 @@ SortedFile_close(SortedFile *self, PyObject *Py_UNUSED(ignored))
     int ok = 1;
     if (self->nruns && self->count)
         ok = spill(self) == 0;
-    FILE *out = ok ? open_file(self->path, "wb") : NULL;
+    char *out_buffer = NULL;
+    FILE *out = ok ? open_file(self->path, "wb", &out_buffer) : NULL;
     if (out == NULL) {
         free_buffer(self);
         remove_runs(self);
@@ -488,6 +514,7 @@ SortedFile_close(SortedFile *self, PyObject *Py_UNUSED(ignored))
     }
     if (fclose(out) != 0 && !failed)
         failed = errno ? errno : EIO;
+    free(out_buffer);
     free_buffer(self);
     remove_runs(self);
     if (failed) {
