@@ -301,6 +301,7 @@ def throughput(args: argparse.Namespace, bootstrap: str, tmp: Path, result: dict
             "PEER_OUTPUT_TOPIC": peer_out,
             "PEER_PARTITIONS": str(args.partitions),
             "PEER_APP_ID": f"peer-{setup.tag}",
+            "PEER_DATADIR": str(tmp / "peer-data"),
         },
         tmp / "peer.log",
     )

@@ -32,6 +32,9 @@ app = faust.App(
     value_serializer="raw",
     web_enabled=False,
     autodiscover=False,
+    # Faust's default, "<app id>-data" in the working directory, left a folder in the
+    # checkout per run; the bench passes one in its temporary folder.
+    datadir=os.environ.get("PEER_DATADIR") or f"{os.environ.get('PEER_APP_ID', 'faust-peer')}-data",
 )
 events = app.topic(INPUT_TOPIC, key_serializer="raw", value_serializer="raw")
 outputs = app.topic(OUTPUT_TOPIC, key_serializer="raw", value_serializer="raw")
