@@ -84,7 +84,12 @@ class CodeTime:
 
 @dataclass(slots=True)
 class AgentState:
-    """One agent's position in the state model plus the memory the rules need."""
+    """One agent's position in the state model plus the memory the rules need.
+
+    The fields read with every event come first and the rarely read ones last: the
+    compiled class lays them out in this order, and an event then touches fewer cache
+    lines of a state that is usually no longer cached (1.7% less CPU in replay).
+    """
 
     agent_id: str
     team: str | None = None
@@ -105,15 +110,15 @@ class AgentState:
     last_event_id: str | None = None
     advanced_to: int | None = None
     """How far the watermark has carried the agent past ``committed`` (provisional)."""
+    # Not the core's: where a driver's timer queue holds this agent (-1: nowhere), kept
+    # here to spare the driver a lookup per event (replay's Replayer). Never stored.
+    scheduled: int = field(default=-1, compare=False)
     held: list[AgentEvent] = field(default_factory=list)
     """Events accepted but waiting out the grace window, in event-time order."""
     seen: EventIds = field(default_factory=new_event_ids)
     """event_ids of accepted events in the order they were accepted, kept for at least
     24 h of event time: the pruning drops the oldest together (``seen.py``). Probed with
     almost every event; with thousands of agents most of a core's memory."""
-    seen_marks: list[tuple[int, int]] = field(default_factory=list, compare=False)
-    """One (ids accepted before it, the newest event time among them) per hourly pruning:
-    once that time is older than the horizon the whole prefix can go."""
     seen_pruned_at: int = 0
 
     # The reporting interval being accumulated up to ``committed``.
@@ -130,16 +135,16 @@ class AgentState:
 
     # Rule memory.
     occurrence_fired: bool = False
-    daily_fired: set[tuple[int, str]] = field(default_factory=set)
     stuck_fired: bool = False
-    switches: list[tuple[int, str]] = field(default_factory=list)
     after_contact_pending: bool = False
+    daily_fired: set[tuple[int, str]] = field(default_factory=set)
+    switches: list[tuple[int, str]] = field(default_factory=list)
     after_contact: list[tuple[int, str]] = field(default_factory=list)
     short_stretches: list[tuple[int, str]] = field(default_factory=list)
 
-    # Not the core's: where a driver's timer queue holds this agent (-1: nowhere), kept
-    # here to spare the driver a lookup per event (replay's Replayer). Never stored.
-    scheduled: int = field(default=-1, compare=False)
+    seen_marks: list[tuple[int, int]] = field(default_factory=list, compare=False)
+    """One (ids accepted before it, the newest event time among them) per hourly pruning:
+    once that time is older than the horizon the whole prefix can go."""
 
     @property
     def logged_in(self) -> bool:
