@@ -32,7 +32,14 @@ from auxstream.domain.outputs import (
     Segment,
 )
 from auxstream.domain.policy import CodePolicy, Policy
-from auxstream.domain.state import LOGGED_OUT, ON_CONTACT, READY, AgentState, CodeTime
+from auxstream.domain.state import (
+    LOGGED_OUT,
+    NO_TIME,
+    ON_CONTACT,
+    READY,
+    AgentState,
+    CodeTime,
+)
 from auxstream.domain.state import NOT_READY as NOT_READY_STATE
 from auxstream.domain.timefmt import DAY_MS, HOUR_MS
 from auxstream.domain.wording import code_name
@@ -82,16 +89,13 @@ def apply(state: AgentState, event: AgentEvent, policy: Policy) -> Step:
     ts = event.ts
     seq = event.seq
     order = -1 if seq is None else seq
-    # (ts, order) < state.last_key, and below (ts, order) >= newest.order_key(), compared
-    # field by field: no tuple is built, and compiled code compares machine integers.
-    last_key = state.last_key
-    if last_key is not None:
-        last_ts = last_key[0]
-        if ts < last_ts or (ts == last_ts and order < last_key[1]):
-            out.append(
-                Outcome(event, LATE, "late: older than an event already applied for this agent")
-            )
-            return state, out
+    # (ts, order) < (last_ts, last_order), and below (ts, order) >= newest.order_key(),
+    # compared field by field: no tuple is built, and compiled code compares machine
+    # integers (before any event, last_ts is NO_TIME, before every time).
+    last_ts = state.last_ts
+    if ts < last_ts or (ts == last_ts and order < state.last_order):
+        out.append(Outcome(event, LATE, "late: older than an event already applied for this agent"))
+        return state, out
     seen.append(event_id)
     held = state.held
     if not held:
@@ -180,8 +184,8 @@ def _apply_released(
         if current == NOT_READY_STATE or (
             current != LOGGED_OUT
             and not state.stuck_fired
-            and state.last_key is not None
-            and ts > state.last_key[0] + int(policy.stuck_after_s * 1000)
+            and state.last_ts != NO_TIME
+            and ts > state.last_ts + int(policy.stuck_after_s * 1000)
         ):
             timeline.limits_until(state, ts, policy, cal, out)
         iv_start = state.iv_start
@@ -212,7 +216,8 @@ def _apply_released(
     entry = policy.code_for(state.team, new_code) if new_code is not None else None
     unknown = new_code if new_code is not None and entry is None else None
     seq = event.seq
-    state.last_key = (ts, -1 if seq is None else seq)
+    state.last_ts = ts
+    state.last_order = -1 if seq is None else seq
     event_id = event.event_id
     state.last_event_id = event_id
     state.stuck_fired = False

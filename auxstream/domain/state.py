@@ -18,6 +18,8 @@ READY: Final = "ready"
 NOT_READY: Final = "not_ready"
 ON_CONTACT: Final = "on_contact"
 STATES: Final = (LOGGED_OUT, READY, NOT_READY, ON_CONTACT)
+NO_TIME: Final = -(1 << 60)
+"""An event time before any: no event applied yet (a machine integer, unlike None)."""
 
 
 @dataclass(slots=True)
@@ -105,8 +107,13 @@ class AgentState:
     # Ordering and de-duplication.
     committed: int | None = None
     """Event time up to which the agent's own applied events fix its state."""
-    last_key: tuple[int, int] | None = None
-    """(ts, seq) of the newest applied event: anything older is late."""
+    last_ts: int = NO_TIME
+    """(ts, order) of the newest applied event, as two machine integers (``order`` is its
+    seq, -1 without one): anything older is late. ``NO_TIME`` before the first. Stored as
+    the one ``last_key`` tuple (or None) they were before; kept apart here, because a
+    tuple replaced with every event was an allocation and a free each."""
+    last_order: int = -1
+
     last_event_id: str | None = None
     advanced_to: int | None = None
     """How far the watermark has carried the agent past ``committed`` (provisional)."""
@@ -158,6 +165,7 @@ class AgentState:
         day's ids are most of a state, and one string pickles about four times faster than
         a list of them (37 -> 25 µs a state)."""
         fields = {name: getattr(self, name) for name in _STORED}
+        fields["last_key"] = None if self.last_ts == NO_TIME else (self.last_ts, self.last_order)
         seen = self.seen
         if len(seen):
             joined = seen.joined()
@@ -179,6 +187,8 @@ class AgentState:
                 old_seen = value
             elif name == "seen_order":
                 order = value.split(_ID_SEPARATOR) if isinstance(value, str) else value
+            elif name == "last_key":
+                self.last_ts, self.last_order = (NO_TIME, -1) if value is None else value
             elif name in _FIELD_SET:
                 setattr(self, name, value)
             # else a field of an older layout (seen_floor, days, recent): converted below.
@@ -217,4 +227,6 @@ def _code_times(
 _ID_SEPARATOR: Final = "\x00"
 _FIELDS: Final = tuple(f.name for f in fields(AgentState))
 _FIELD_SET: Final = frozenset(_FIELDS)
-_STORED: Final = tuple(name for name in _FIELDS if name not in ("seen", "scheduled"))
+_STORED: Final = tuple(
+    name for name in _FIELDS if name not in ("seen", "scheduled", "last_ts", "last_order")
+)

@@ -14,7 +14,7 @@ from auxstream.domain import rules
 from auxstream.domain.calendar import Calendar
 from auxstream.domain.outputs import Interval, Output
 from auxstream.domain.policy import Policy
-from auxstream.domain.state import NOT_READY, ON_CONTACT, READY, AgentState
+from auxstream.domain.state import NO_TIME, NOT_READY, ON_CONTACT, READY, AgentState
 
 
 def _interval(
@@ -154,11 +154,11 @@ def limits_until(
     """
     if st.state == "logged_out":
         return
-    if not st.stuck_fired and st.last_key is not None:
+    if not st.stuck_fired and st.last_ts != NO_TIME:
         after_ms = int(policy.stuck_after_s * 1000)
-        if until > st.last_key[0] + after_ms:
+        if until > st.last_ts + after_ms:
             st.stuck_fired = True
-            out.append(rules.stuck_state(st, policy, cal, st.last_key[0], after_ms))
+            out.append(rules.stuck_state(st, policy, cal, st.last_ts, after_ms))
     if st.state != NOT_READY or st.reason_code is None:
         return
     entry = policy.code_for(st.team, st.reason_code)
@@ -215,8 +215,8 @@ def next_due(st: AgentState, policy: Policy, cal: Calendar) -> int | None:
     if st.state != "logged_out":
         step = cal.interval_ms
         due = base - (base + cal.offset_ms(base)) % step + step
-        if not st.stuck_fired and st.last_key is not None:
-            stuck = st.last_key[0] + int(policy.stuck_after_s * 1000) + 1
+        if not st.stuck_fired and st.last_ts != NO_TIME:
+            stuck = st.last_ts + int(policy.stuck_after_s * 1000) + 1
             if stuck < due:
                 due = stuck
         if st.state == NOT_READY and st.reason_code is not None:
