@@ -131,7 +131,7 @@ def release(state: AgentState, policy: Policy) -> Step:
 def advance(state: AgentState, watermark: int, policy: Policy) -> Step:
     """Carry the agent to ``watermark``, never past an event it still holds."""
     out: list[Output] = []
-    if state.committed is None:
+    if state.committed == NO_TIME:
         return state, out
     until = watermark
     if state.held and state.held[0].ts < until:
@@ -175,7 +175,7 @@ def _apply_released(
     # inline before calling out (each call is a measurable part of an event's cost).
     ts = event.ts
     committed = state.committed
-    if committed is None:
+    if committed == NO_TIME:
         state.committed = ts
     elif ts > committed:
         current = state.state

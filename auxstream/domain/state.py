@@ -105,8 +105,10 @@ class AgentState:
     """The current not-ready stretch was chosen by the agent (evidence for window rules)."""
 
     # Ordering and de-duplication.
-    committed: int | None = None
-    """Event time up to which the agent's own applied events fix its state."""
+    committed: int = NO_TIME
+    """Event time up to which the agent's own applied events fix its state (``NO_TIME``
+    before the first: a machine integer, where None made a boxed one with every event).
+    Stored as None then, as before."""
     last_ts: int = NO_TIME
     """(ts, order) of the newest applied event, as two machine integers (``order`` is its
     seq, -1 without one): anything older is late. ``NO_TIME`` before the first. Stored as
@@ -187,6 +189,8 @@ class AgentState:
                 old_seen = value
             elif name == "seen_order":
                 order = value.split(_ID_SEPARATOR) if isinstance(value, str) else value
+            elif name == "committed":
+                self.committed = NO_TIME if value is None else value
             elif name == "last_key":
                 self.last_ts, self.last_order = (NO_TIME, -1) if value is None else value
             elif name in _FIELD_SET:

@@ -34,8 +34,7 @@ def _interval(
 
 def commit_until(st: AgentState, until: int, cal: Calendar, out: list[Output]) -> None:
     """Accrue the current state from ``st.committed`` to ``until`` and close whole intervals."""
-    t = st.committed
-    assert t is not None  # noqa: S101 - callers only pass agents that have applied an event
+    t = st.committed  # callers only pass agents that have applied an event
     step = cal.interval_ms
     iv_start = st.iv_start
     if iv_start is not None and until < iv_start + step and not st.provisional:
@@ -99,8 +98,7 @@ def provisional_until(
     With ``revise`` the agent's state just changed at ``st.committed``: intervals the
     watermark closed earlier are emitted again with their revision one higher.
     """
-    t = st.committed
-    assert t is not None  # noqa: S101 - callers only pass agents that have applied an event
+    t = st.committed  # callers only pass agents that have applied an event
     step = cal.interval_ms
     logged_in = st.state != "logged_out"
     start = (
@@ -206,7 +204,7 @@ def next_due(st: AgentState, policy: Policy, cal: Calendar) -> int | None:
     agent whenever the watermark moves.
     """
     committed = st.committed
-    if committed is None:
+    if committed == NO_TIME:
         return None
     advanced = st.advanced_to
     base = committed if advanced is None or advanced < committed else advanced
