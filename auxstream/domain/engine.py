@@ -136,9 +136,7 @@ def advance(state: AgentState, watermark: int, policy: Policy) -> Step:
     until = watermark
     if state.held and state.held[0].ts < until:
         until = state.held[0].ts
-    reached = (
-        state.committed if state.advanced_to is None else max(state.advanced_to, state.committed)
-    )
+    reached = state.advanced_to if state.advanced_to > state.committed else state.committed
     if until <= reached:
         return state, out
     cal = _calendar(policy)
@@ -189,7 +187,7 @@ def _apply_released(
         ):
             timeline.limits_until(state, ts, policy, cal, out)
         iv_start = state.iv_start
-        if iv_start is not None and ts < iv_start + cal.interval_ms and not state.provisional:
+        if iv_start != NO_TIME and ts < iv_start + cal.interval_ms and not state.provisional:
             # timeline.commit_until's fast path, written out: still inside the open interval.
             ms = ts - committed
             if current == ON_CONTACT:
@@ -227,12 +225,12 @@ def _apply_released(
         _open_stretch(state, event, new_state, new_code, entry, policy, cal, out)
     out.append(Outcome(event, APPLIED if changed else NOOP, None, implicit, unknown))
     advanced_to = state.advanced_to
-    if advanced_to is not None and advanced_to > ts:
+    if advanced_to > ts:
         if changed:
             timeline.limits_until(state, advanced_to, policy, cal, out)
             timeline.provisional_until(state, advanced_to, cal, out, revise=True)
     else:
-        state.advanced_to = None
+        state.advanced_to = NO_TIME
     if ts - state.seen_pruned_at >= HOUR_MS:
         _forget_old(state, ts, cal)
 
@@ -330,7 +328,7 @@ def _open_stretch(
     out: list[Output],
 ) -> None:
     """Enter the new state; ``entry`` is ``new_code``'s policy for the agent's team."""
-    if state.state == LOGGED_OUT and state.iv_start is None:
+    if state.state == LOGGED_OUT and state.iv_start == NO_TIME:
         state.iv_start = cal.interval_start(event.ts)
     state.state = new_state
     state.reason_code = new_code

@@ -117,8 +117,9 @@ class AgentState:
     last_order: int = -1
 
     last_event_id: str | None = None
-    advanced_to: int | None = None
-    """How far the watermark has carried the agent past ``committed`` (provisional)."""
+    advanced_to: int = NO_TIME
+    """How far the watermark has carried the agent past ``committed`` (provisional);
+    ``NO_TIME`` when not past it (stored as None then)."""
     # Not the core's: where a driver's timer queue holds this agent (-1: nowhere), kept
     # here to spare the driver a lookup per event (replay's Replayer). Never stored.
     scheduled: int = field(default=-1, compare=False)
@@ -131,7 +132,9 @@ class AgentState:
     seen_pruned_at: int = 0
 
     # The reporting interval being accumulated up to ``committed``.
-    iv_start: int | None = None
+    iv_start: int = NO_TIME
+    """Start of the interval being accumulated; ``NO_TIME`` while logged out between
+    intervals (stored as None then)."""
     iv_ready: int = 0
     iv_contact: int = 0
     iv_not_ready: int = 0
@@ -167,6 +170,10 @@ class AgentState:
         day's ids are most of a state, and one string pickles about four times faster than
         a list of them (37 -> 25 µs a state)."""
         fields = {name: getattr(self, name) for name in _STORED}
+        # Unset times are stored as None, as when they were optional integers.
+        for name in _TIMES:
+            if fields[name] == NO_TIME:
+                fields[name] = None
         fields["last_key"] = None if self.last_ts == NO_TIME else (self.last_ts, self.last_order)
         seen = self.seen
         if len(seen):
@@ -189,8 +196,8 @@ class AgentState:
                 old_seen = value
             elif name == "seen_order":
                 order = value.split(_ID_SEPARATOR) if isinstance(value, str) else value
-            elif name == "committed":
-                self.committed = NO_TIME if value is None else value
+            elif name in _TIMES:
+                setattr(self, name, NO_TIME if value is None else value)
             elif name == "last_key":
                 self.last_ts, self.last_order = (NO_TIME, -1) if value is None else value
             elif name in _FIELD_SET:
@@ -229,6 +236,8 @@ def _code_times(
 
 
 _ID_SEPARATOR: Final = "\x00"
+_TIMES: Final = ("committed", "advanced_to", "iv_start")
+"""Times kept as machine integers with ``NO_TIME`` for none, stored as None for none."""
 _FIELDS: Final = tuple(f.name for f in fields(AgentState))
 _FIELD_SET: Final = frozenset(_FIELDS)
 _STORED: Final = tuple(

@@ -37,15 +37,15 @@ def commit_until(st: AgentState, until: int, cal: Calendar, out: list[Output]) -
     t = st.committed  # callers only pass agents that have applied an event
     step = cal.interval_ms
     iv_start = st.iv_start
-    if iv_start is not None and until < iv_start + step and not st.provisional:
+    if iv_start != NO_TIME and until < iv_start + step and not st.provisional:
         # Fast path, most events: still inside the open interval, nothing provisional.
         if until > t:
             _add(st, until - t)
         st.committed = until
         return
-    if iv_start is None and st.state != "logged_out":
+    if iv_start == NO_TIME and st.state != "logged_out":
         st.iv_start = cal.interval_start(t)
-    while st.iv_start is not None:
+    while st.iv_start != NO_TIME:
         end = st.iv_start + step
         upto = end if end < until else until
         if upto > t:
@@ -71,7 +71,7 @@ def commit_until(st: AgentState, until: int, cal: Calendar, out: list[Output]) -
         st.iv_ready = st.iv_contact = st.iv_not_ready = 0
         if st.iv_codes:
             st.iv_codes = {}
-        st.iv_start = end if st.state != "logged_out" else None
+        st.iv_start = end if st.state != "logged_out" else NO_TIME
     if st.provisional:
         for start in [s for s in st.provisional if s + step <= until]:
             del st.provisional[start]
@@ -102,7 +102,7 @@ def provisional_until(
     step = cal.interval_ms
     logged_in = st.state != "logged_out"
     start = (
-        st.iv_start if st.iv_start is not None else (cal.interval_start(t) if logged_in else None)
+        st.iv_start if st.iv_start != NO_TIME else (cal.interval_start(t) if logged_in else None)
     )
     ready, contact, not_ready = st.iv_ready, st.iv_contact, st.iv_not_ready
     codes = dict(st.iv_codes)
@@ -207,7 +207,7 @@ def next_due(st: AgentState, policy: Policy, cal: Calendar) -> int | None:
     if committed == NO_TIME:
         return None
     advanced = st.advanced_to
-    base = committed if advanced is None or advanced < committed else advanced
+    base = committed if advanced < committed else advanced
     due: int | None = None
     # Called after every event: ``interval_start`` and ``min`` are written out inline.
     if st.state != "logged_out":
@@ -228,7 +228,7 @@ def next_due(st: AgentState, policy: Policy, cal: Calendar) -> int | None:
                     due = min(due, crossing + 1)
                     break
     elif (
-        st.iv_start is not None
+        st.iv_start != NO_TIME
         and (st.iv_ready or st.iv_contact or st.iv_not_ready)
         and st.iv_start + cal.interval_ms > base
     ):

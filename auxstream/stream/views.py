@@ -22,7 +22,7 @@ MAX_ID_LENGTH = 128
 
 def agent_time(state: AgentState) -> int:
     """The newest moment the agent's own events (or the watermark) carried it to."""
-    return max(state.committed, state.advanced_to or 0, state.since)
+    return max(state.committed, state.advanced_to, state.since)
 
 
 def today_by_code(state: AgentState, policy: Policy, as_of: int) -> tuple[str, dict[str, float]]:

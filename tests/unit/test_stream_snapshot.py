@@ -180,3 +180,28 @@ def test_states_stored_in_format_2_carry_on_exactly_as_if_never_stored() -> None
     after = whole[before:]
     assert sum(name == "durations" for name, _ in after) > 100
     assert resumed_out == after
+
+
+def test_unset_times_are_stored_as_none_as_in_earlier_formats() -> None:
+    """The core keeps unset times as NO_TIME (a machine integer); stored states keep None
+    for them, as when they were optional, so a loaded state is the same either way."""
+    from auxstream.domain import engine
+    from auxstream.domain.events import event_from_dict
+    from auxstream.domain.state import NO_TIME
+    from tests.unit.test_native import POLICY
+
+    fresh = AgentState("a1")
+    stored = fresh.__reduce__()[2]
+    for name in ("committed", "advanced_to", "iv_start", "last_key"):
+        assert stored[name] is None
+    assert decode_state(encode_state(fresh)) == fresh
+    assert decode_state(encode_state(fresh)).committed == NO_TIME
+    policy = load_policy(POLICY)
+    event = {"event_id": "e1", "agent_id": "a1", "ts": "2026-05-12T08:00:00Z", "type": "login"}
+    engine.apply(fresh, event_from_dict(event), policy)
+    engine.release(fresh, policy)
+    stored = fresh.__reduce__()[2]
+    assert stored["committed"] == stored["iv_start"] == 1_778_572_800_000
+    assert stored["last_key"] == (1_778_572_800_000, -1)
+    assert stored["advanced_to"] is None
+    assert decode_state(encode_state(fresh)) == fresh
