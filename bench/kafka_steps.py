@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import time
 import uuid
@@ -171,6 +172,34 @@ async def bare_hop(bootstrap: str, topic: str, hops: int, timeout_s: float) -> l
     return latencies
 
 
+async def prime(bootstrap: str, topics: Iterable[str]) -> int:
+    """Write two records (key ``bench-prime``, a 5,000-byte value then ``{}``) to every
+    partition of ``topics``, so the broker has made each partition's index files.
+
+    Kafka adds an index entry to a log segment once more than ``index.interval.bytes``
+    (4,096) were appended to it, and the segment's first entry creates its offset and time
+    index files (10 MB each, preallocated): a produce request touching such a partition
+    took 45-50 ms in the broker on this machine (its request log: ``localTimeMs``), and one
+    touching several of them up to 280 ms, holding every record behind it. A floor meets
+    this once per segment (1 GB or 7 days per partition); a benchmark on fresh topics met
+    it at the first outputs of each kind, that is inside the measured minute (durations,
+    or intervals at a boundary). Returns the records written."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        written = 0
+        for topic in topics:
+            for partition in sorted(await producer.partitions_for(topic)):
+                for value in (b'{"prime": "' + b"x" * 5_000 + b'"}', b"{}"):
+                    await producer.send_and_wait(
+                        topic, value, key=b"bench-prime", partition=partition
+                    )
+                    written += 1
+        return written
+    finally:
+        await producer.stop()
+
+
 def iso_ms(epoch_s: float) -> str:
     """An event time with milliseconds, as the contract writes it."""
     return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -187,6 +216,7 @@ async def offered_load(
     drain_s: float,
     warmup_s: float = 0.0,
     grace_s: float = 0.0,
+    shift_s: float = 0.0,
 ) -> dict[str, Any]:
     """Offer ``per_s`` events a second for ``warmup_s`` + ``duration_s``, each re-timed to the
     moment it is produced; latency of a segment = its arrival at our consumer - production of
@@ -194,11 +224,17 @@ async def offered_load(
     first sends and first collections are start-up, not steady state). ``beyond_hold_ms`` is
     the same arrival measured from the moment the contract lets the end event be applied
     (:func:`bench.latency.contract_releases` with ``grace_s``): the worker's own delay.
+    ``shift_s`` is added to every event time (the worker's watermark follows event time
+    while events flow, so this puts an interval boundary where the caller wants it).
+    ``samples`` holds (production, hand-over to the worker's producer, arrival) of each.
     """
     produced: dict[str, float] = {}
     by_agent: dict[str, list[tuple[float, str]]] = {}
     latencies: list[float] = []
     arrivals: list[tuple[str, float]] = []
+    handed: list[float] = []
+    delivered: list[float] = []
+    samples: list[tuple[float, float, float]] = []
     consumer = AIOKafkaConsumer(
         segments_topic,
         bootstrap_servers=bootstrap,
@@ -220,9 +256,18 @@ async def offered_load(
                     if sent is not None:
                         latencies.append((now - sent) * 1000)
                         arrivals.append((end_event, now))
+                        # CreateTime: when the worker handed the record to its producer
+                        handed.append((record.timestamp / 1000 - sent) * 1000)
+                        delivered.append((now - record.timestamp / 1000) * 1000)
+                        samples.append((sent, record.timestamp / 1000, now))
 
     reader = asyncio.create_task(read())
     sent = 0
+    # The cyclic collector off while measuring: its full passes over the growing maps of
+    # this process stalled the reader for 40-70 ms (timed as worker latency); nothing here
+    # makes cycles that must be collected before the end.
+    gc.collect()
+    gc.disable()
     try:
         # linger 0, like the bare hop: the latency measured is the worker's, not batching here
         async with open_producer(bootstrap, Rate(1.0), linger_ms=0) as producer:
@@ -235,7 +280,7 @@ async def offered_load(
                 for message in itertools.islice(source, max(0, due - sent)):
                     now = time.time()
                     event = orjson.loads(message.value)
-                    event["ts"] = iso_ms(now)
+                    event["ts"] = iso_ms(now + shift_s)
                     by_agent.setdefault(event["agent_id"], []).append((now, event["event_id"]))
                     if time.monotonic() >= measured_from:
                         produced[event["event_id"]] = now
@@ -244,6 +289,7 @@ async def offered_load(
                 await asyncio.sleep(tick)
         await asyncio.sleep(drain_s)
     finally:
+        gc.enable()
         stop_reading.set()
         await asyncio.wait_for(reader, timeout=10)
         await consumer.stop()
@@ -259,6 +305,9 @@ async def offered_load(
         "sent": sent,
         "latencies_ms": latencies,
         "beyond_hold_ms": [(now - releases[e]) * 1000 for e, now in arrivals],
+        "handed_ms": handed,
+        "delivered_ms": delivered,
+        "samples": samples,
     }
 
 

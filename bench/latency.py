@@ -105,3 +105,33 @@ def contract_releases(produced: Sequence[float], grace_s: float) -> list[float]:
                 break
             j += 1
     return out
+
+
+def boundary_shift(now_s: float, at_s: float, interval_s: float) -> float:
+    """Seconds (0 <= shift < ``interval_s``) to add to event times produced from ``now_s`` on
+    so that the event time ``at_s`` seconds from now is an interval boundary (UTC-aligned,
+    as are the quarter hours of every whole-hour timezone)."""
+    moment = now_s + at_s
+    return math.ceil(moment / interval_s) * interval_s - moment
+
+
+def by_second(samples: Sequence[tuple[float, float, float]], since: float) -> list[list[float]]:
+    """Per second of production from ``since``: [second, count, p50, p99, max, p99 of the
+    hand-over] of the event-to-output latency (ms) of ``(produced, handed over, arrived)``
+    samples (the hand-over: the moment the worker gave the record to its producer)."""
+    seconds: dict[int, tuple[list[float], list[float]]] = {}
+    for produced, handed, arrived in samples:
+        total, part = seconds.setdefault(int(produced - since), ([], []))
+        total.append((arrived - produced) * 1000)
+        part.append((handed - produced) * 1000)
+    return [
+        [
+            second,
+            len(total),
+            round(percentile(total, 50), 2),
+            round(percentile(total, 99), 2),
+            round(max(total), 2),
+            round(percentile(part, 99), 2),
+        ]
+        for second, (total, part) in sorted(seconds.items())
+    ]

@@ -23,6 +23,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -41,7 +42,7 @@ from auxstream.simulate.config import SimulationConfig
 from auxstream.simulate.generator import simulate_messages
 from auxstream.simulate.wire import Message
 from bench import kafka_steps as steps
-from bench.latency import hours_for, rate, summarize_ms
+from bench.latency import boundary_shift, by_second, hours_for, rate, summarize_ms
 from bench.report import machine, rows, write_doc
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -331,16 +332,19 @@ def latency(args: argparse.Namespace, bootstrap: str, tmp: Path, result: dict[st
     Setup(bootstrap, tmp, 1).env()  # topics of the hop are auto-created
     log("bare hop: produce then consume one record")
     asyncio.run(_create(bootstrap, hop_topic))
+    asyncio.run(steps.prime(bootstrap, [hop_topic]))
     result["bare_hop"] = summarize_ms(
         asyncio.run(steps.bare_hop(bootstrap, hop_topic, args.hops, 120))
     )
     log(f"  {result['bare_hop']}")
     base = POLICY.read_text()
-    for grace in (0, 2):
+    interval_s = 60 * int(re.search(r"(?m)^interval_minutes:\s*(\d+)", base).group(1))  # type: ignore[union-attr]
+    for grace in (int(g) for g in args.graces.split(",")):
         policy = tmp / f"policy-grace{grace}.yaml"
         policy.write_text(re.sub(r"(?m)^grace_s:.*$", f"grace_s: {grace}", base))
         setup = Setup(bootstrap, tmp, args.partitions)
         setup.create_topics()
+        asyncio.run(steps.prime(bootstrap, [setup.topics[n] for n in RECORDS]))
         proc = worker(setup, f"worker-latency-{grace}", policy)
         try:
             proc.wait_log("Worker ready", 120)
@@ -348,6 +352,11 @@ def latency(args: argparse.Namespace, bootstrap: str, tmp: Path, result: dict[st
                 f"latency, grace {grace} s: {args.rate}/s for {args.warmup:g} s of warm-up, "
                 f"then {args.duration:g} s measured; {args.latency_agents:,} agents"
             )
+            shift = 0.0
+            if args.boundary is not None:
+                shift = boundary_shift(time.time(), args.warmup + args.boundary, interval_s)
+                log(f"  event times {shift:.1f} s ahead: an interval ends {args.boundary:g} s in")
+            began = time.time()
             load = asyncio.run(
                 steps.offered_load(
                     bootstrap,
@@ -364,20 +373,41 @@ def latency(args: argparse.Namespace, bootstrap: str, tmp: Path, result: dict[st
                     warmup_s=args.warmup,
                     grace_s=grace,
                     drain_s=grace + 5,
+                    shift_s=shift,
                 )
             )
             rss = proc.peak_rss_mb()
+            if proc.proc.poll() is not None or not load["latencies_ms"]:
+                tail = proc.log_path.read_text(errors="replace")[-3000:]
+                raise SystemExit(
+                    f"the latency worker (grace {grace}) gave no segments or stopped "
+                    f"(exit {proc.proc.poll()}); log {proc.log_path}:\n{tail}"
+                )
         finally:
             proc.stop()
+            if args.logs:
+                Path(args.logs).mkdir(parents=True, exist_ok=True)
+                shutil.copy(proc.log_path, Path(args.logs) / proc.log_path.name)
+        samples = load.pop("samples")
+        seconds = by_second(samples, began + args.warmup)
+        if args.logs:  # every sample: production, hand-over to the producer, arrival (epoch s)
+            with (Path(args.logs) / f"latency-{grace}.csv").open("w") as out:
+                out.writelines(f"{p:.6f},{h:.3f},{a:.6f}\n" for p, h, a in samples)
         beyond = summarize_ms(load.pop("beyond_hold_ms"))
+        handed = summarize_ms(load.pop("handed_ms"))
+        delivered = summarize_ms(load.pop("delivered_ms"))
         summary = {
             **summarize_ms(load.pop("latencies_ms")),
             **load,
             "beyond_hold": beyond,
+            "handed": handed,
+            "delivered": delivered,
+            "by_second": seconds,
+            "shift_s": round(shift, 3),
             "peak_rss_mb": rss,
         }
         result[f"latency_grace_{grace}"] = summary
-        log(f"  {summary}")
+        log(f"  { {k: v for k, v in summary.items() if k != 'by_second'} }")
 
 
 async def _create(bootstrap: str, topic: str, partitions: int = 1) -> None:
@@ -479,6 +509,18 @@ def main() -> int:
     )
     parser.add_argument(
         "--warmup", type=float, default=10.0, help="seconds of load before latency is recorded"
+    )
+    parser.add_argument(
+        "--graces", default="0,2", help="grace_s values of the latency runs, comma-separated"
+    )
+    parser.add_argument(
+        "--boundary",
+        type=float,
+        help="seconds into the measured load at which an interval ends (event times are "
+        "shifted ahead to put it there); default: wherever the clock puts it",
+    )
+    parser.add_argument(
+        "--logs", help="copy the latency runs' worker logs and latency samples to this folder"
     )
     parser.add_argument("--hops", type=int, default=1_000)
     parser.add_argument("--recovery-agents", type=int, default=50_000)

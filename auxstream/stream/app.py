@@ -149,6 +149,15 @@ def create_app(
         if not app.rebalancing:
             await shell.release_held()
 
+    @app.task
+    async def advance() -> None:
+        """Advance silent agents to the watermark the tick moved, paced while caught up."""
+        wake = shell.advance_wake
+        while not app.should_stop:
+            await wake.wait()
+            wake.clear()
+            await shell.advance()
+
     @app.timer(settings.tick_s, name="move-time")
     async def move_time() -> None:
         """Release events that waited out their grace, advance silent agents to the watermark."""

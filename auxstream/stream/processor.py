@@ -218,6 +218,10 @@ class Processor:
             self.advance_due(mark, out)
         return out
 
+    def advance_is_due(self, mark: int) -> bool:
+        """Some agent is due at or before ``mark`` (possibly a stale entry: a cheap check)."""
+        return bool(self._due) and self._due[0][0] <= mark
+
     def advance_due(self, mark: int, out: list[Outbound], most: int | None = None) -> bool:
         """Advance the agents due at or before ``mark`` (at most ``most`` of them); True when
         none is left. The worker advances a few hundred at a time, handling messages in

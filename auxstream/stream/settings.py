@@ -91,6 +91,11 @@ class Settings(KafkaSecuritySettings):
     """``wall-clock``: time moves on while the floor is quiet; ``event-time``: never the clock."""
     tick_s: float = Field(default=0.5, gt=0.0, le=60.0)
     """Seconds between ticks: watermark, release of held events, advancing silent agents."""
+    advance_per_s: int = Field(default=5_000, ge=0, le=10_000_000)
+    """Silent agents advanced per second at most while the worker is caught up (0: no
+    limit). At an interval boundary every logged-in agent is due at once; spreading that
+    work keeps live events fast, and silent agents' interval records follow the boundary
+    by up to agents / this many seconds."""
     batch_max: int = Field(default=10_000, ge=1, le=100_000)
     """Most messages handled between two flushes (one delivery wait, one write per agent)."""
     batch_within_s: float = Field(default=0.1, gt=0.0, le=10.0)

@@ -50,7 +50,9 @@ log = logging.getLogger("auxstream.stream")
 REPORT_EVERY_S = 10.0
 FREEZE_EVERY_S = 10.0
 ADVANCE_CHUNK = 200
-"""Agents advanced per step of a tick (a few milliseconds with the lock held)."""
+"""Agents advanced per step (a few milliseconds with the lock held)."""
+PACED_CHUNK = 100
+"""Agents advanced per step while the worker is caught up (``advance_per_s`` apart)."""
 RELEASE_RETRY_S = 0.01
 """How soon held events whose partition was behind are tried again."""
 BACKLOG = 5_000
@@ -99,6 +101,10 @@ class Shell:
         self._hold_first_s = settings.fault_hold_first_flush_s
         self.release_wake = asyncio.Event()
         """Set when held events wait out their grace (:meth:`arm_release`)."""
+        self.advance_wake = asyncio.Event()
+        """Set by the tick when agents are due at the new watermark (:meth:`advance`)."""
+        self.mark: int | None = None
+        """The watermark of the last tick (epoch ms)."""
         self._release_at: float | None = None
         self._release_timer: asyncio.TimerHandle | None = None
         self._frozen_at = time.monotonic()
@@ -162,11 +168,10 @@ class Shell:
             self._took("flush", began)
 
     async def move_time(self) -> None:
-        """Release what waited out its grace, advance silent agents, and flush.
+        """Release what waited out its grace, move the watermark, and flush.
 
-        Agents are advanced ADVANCE_CHUNK at a time, messages handled in between: at an
-        interval boundary every logged-in agent is due at once (50,000 agents held messages
-        for about a second in one step).
+        Advancing the silent agents to the new watermark is the :meth:`advance` task's: at
+        an interval boundary every logged-in agent is due at once.
         """
         ends = await self.end_offsets()  # a broker round trip: not while holding up messages
         processor = self.processor
@@ -175,22 +180,42 @@ class Shell:
             self.follow_policy()
             await self.read_lag(ends)
             out = processor.release_due(time.monotonic())
-            mark = processor.watermark.value(time.monotonic(), int(time.time() * 1000))
-            done = mark is None or processor.advance_due(mark, out, ADVANCE_CHUNK)
+            self.mark = processor.watermark.value(time.monotonic(), int(time.time() * 1000))
             await self._produce(out)
             self._took("tick", began)
-        while not done and mark is not None:
-            await asyncio.sleep(0)
-            async with self.lock:
-                began = time.monotonic()
-                out = []
-                done = processor.advance_due(mark, out, ADVANCE_CHUNK)
-                await self._produce(out)
-                self._took("tick", began)
+        if self.mark is not None and processor.advance_is_due(self.mark):
+            self.advance_wake.set()
         await self.flush()
         self.report()
         self._tidy_memory()
         await self._watch_for_stall()
+
+    async def advance(self) -> None:
+        """Advance the agents due by the watermark, a few at a time, messages in between.
+
+        At an interval boundary every logged-in agent is due at once: 50,000 agents are
+        about a second of the worker's CPU (closing the interval, then storing the state)
+        and 100,000 records for the broker. Done in one go, live events queued behind that
+        work for up to 0.4 s (docs/performance.md). While the worker is caught up, it is
+        spread at ``advance_per_s`` agents a second, so silent agents' interval records
+        follow the boundary by up to agents / ``advance_per_s`` seconds; an agent's own
+        event in the meantime closes its interval at once, as always. Behind (a backlog or a
+        backfill), agents are advanced as fast as the messages allow.
+        """
+        processor = self.processor
+        per_s = self.settings.advance_per_s
+        while self.mark is not None and not self.app.rebalancing:
+            paced = per_s > 0 and self.behind() < BACKLOG
+            chunk = PACED_CHUNK if paced else ADVANCE_CHUNK
+            async with self.lock:
+                began = time.monotonic()
+                out: list[Outbound] = []
+                done = processor.advance_due(self.mark, out, chunk)
+                await self._produce(out)
+                self._took("advance", began)
+            if done:
+                return
+            await asyncio.sleep(chunk / per_s if paced else 0)
 
     async def release_held(self) -> None:
         """Apply held events as soon as their grace ran out (between ticks; a cheap check
@@ -505,6 +530,7 @@ class Shell:
         """
         revoked: set[TP] = args[0] if args else set()
         async with self.lock:
+            self.mark = None  # nothing advanced until the next tick after the rebalance
             await self.settled()
             gone = {tp.partition for tp in revoked if tp.topic in self._ours}
             self._acks = [m for m in self._acks if m.partition not in gone]

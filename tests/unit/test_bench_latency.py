@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bench.latency import hours_for, markdown_table, percentile, rate, ratio, summarize_ms
+from bench.latency import (
+    boundary_shift,
+    by_second,
+    hours_for,
+    markdown_table,
+    percentile,
+    rate,
+    ratio,
+    summarize_ms,
+)
 
 
 def test_percentile_interpolates_between_closest_ranks() -> None:
@@ -64,3 +73,29 @@ def test_contract_releases_follow_the_grace_rules() -> None:
     assert contract_releases([0.0, 1.5, 2.5, 9.0], 2.0) == [2.5, 4.5, 4.5, 11.0]
     # grace 0: applied on arrival
     assert contract_releases([0.0, 0.0, 1.0], 0.0) == [0.0, 0.0, 1.0]
+
+
+def test_boundary_shift_puts_an_interval_end_where_asked() -> None:
+    now = 1_795_485_000.25  # 01:50:00.25 UTC
+    for at_s in (0.0, 30.0, 70.0, 899.75):
+        shift = boundary_shift(now, at_s, 900.0)
+        assert 0 <= shift < 900
+        moment = now + at_s + shift
+        assert abs(moment / 900 - round(moment / 900)) < 1e-9
+    assert boundary_shift(900.0 * 10, 0.0, 900.0) == 0.0  # already on a boundary
+
+
+def test_by_second_groups_samples_by_second_of_production() -> None:
+    since = 100.0
+    samples = [
+        (100.1, 100.1005, 100.103),  # second 0: 3 ms, handed over after 0.5 ms
+        (100.9, 100.901, 100.905),  # second 0: 5 ms
+        (102.5, 102.52, 102.6),  # second 2: 100 ms, handed over after 20 ms
+    ]
+    rows = by_second(samples, since)
+    assert [row[:2] for row in rows] == [[0, 2], [2, 1]]
+    second_0, second_2 = rows
+    assert second_0[4] == pytest.approx(5.0, abs=0.01)  # max
+    assert second_0[2] == pytest.approx(4.0, abs=0.01)  # p50 of 3 and 5
+    assert second_2[3] == pytest.approx(100.0, abs=0.01)
+    assert second_2[5] == pytest.approx(20.0, abs=0.01)  # p99 of the hand-over
