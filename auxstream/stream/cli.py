@@ -247,8 +247,10 @@ def _run_faust(settings: Settings, policy: Any, raw: bytes | None) -> int:
     import faust
 
     from auxstream.stream.app import create_app
+    from auxstream.stream.shell import quiet_collector
 
     app = create_app(settings, policy, raw)
+    quiet_collector()
     worker = faust.Worker(app, loglevel=settings.loglevel, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()

@@ -60,3 +60,32 @@ def test_nothing_held_arms_nothing() -> None:
     fake = shell_due_at(None)
     fake.arm_release()
     assert fake._release_timer is None and not fake.release_wake.is_set()
+
+
+def test_after_a_release_the_next_agent_is_woken_for_at_its_own_moment() -> None:
+    """The retry delay is for what is due already and could not be released; an agent due a
+    moment later (a busy floor: every millisecond or two) is woken for at its own moment."""
+
+    async def run() -> tuple[float, float | None]:
+        due = time.monotonic() + RELEASE_RETRY_S / 5
+        fake = shell_due_at(due)
+        fake.arm_release(retry=True)
+        armed = fake._release_at
+        fake._release_timer.cancel()
+        return due, armed
+
+    due, armed = asyncio.run(run())
+    assert armed == due
+
+
+def test_quiet_collector_leaves_the_oldest_generation_to_the_worker() -> None:
+    import gc
+
+    from auxstream.stream.shell import FULL_PASSES_NEVER, quiet_collector
+
+    before = gc.get_threshold()
+    try:
+        quiet_collector()
+        assert gc.get_threshold() == (before[0], before[1], FULL_PASSES_NEVER)
+    finally:
+        gc.set_threshold(*before)
