@@ -217,6 +217,7 @@ async def offered_load(
     warmup_s: float = 0.0,
     grace_s: float = 0.0,
     shift_s: float = 0.0,
+    id_field: str = "end_event_id",
 ) -> dict[str, Any]:
     """Offer ``per_s`` events a second for ``warmup_s`` + ``duration_s``, each re-timed to the
     moment it is produced; latency of a segment = its arrival at our consumer - production of
@@ -227,6 +228,8 @@ async def offered_load(
     ``shift_s`` is added to every event time (the worker's watermark follows event time
     while events flow, so this puts an interval boundary where the caller wants it).
     ``samples`` holds (production, hand-over to the worker's producer, arrival) of each.
+    With ``segments_topic`` the input topic itself and ``id_field`` ``event_id``, this is
+    the bare hop at the same offered load: every event's own arrival, nothing in between.
     """
     produced: dict[str, float] = {}
     by_agent: dict[str, list[tuple[float, str]]] = {}
@@ -251,7 +254,7 @@ async def offered_load(
             now = time.time()
             for records in batches.values():
                 for record in records:
-                    end_event = orjson.loads(record.value).get("end_event_id")
+                    end_event = orjson.loads(record.value).get(id_field)
                     sent = produced.get(end_event)
                     if sent is not None:
                         latencies.append((now - sent) * 1000)

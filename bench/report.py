@@ -53,7 +53,10 @@ def rows(result: dict[str, Any]) -> str:
     floor = _get(result, "floor", "events_per_s")
     worker = _get(result, "worker", "events_per_s")
     peer = _get(result, "peer", "events_per_s")
-    hop99 = _get(result, "bare_hop", "p99_ms")
+    idle99 = _get(result, "bare_hop", "p99_ms")
+    # The floor of the latency runs: the hop at their offered load (older results: idle)
+    hop99 = _get(result, "bare_hop_loaded", "p99_ms") or idle99
+    loaded = _get(result, "bare_hop_loaded", "p99_ms") is not None
     lat0 = _get(result, "latency_grace_0", "p99_ms")
     lat2 = _get(result, "latency_grace_2", "p99_ms")
     beyond2 = (_get(result, "latency_grace_2", "beyond_hold") or {}).get("p99_ms")
@@ -63,6 +66,7 @@ def rows(result: dict[str, Any]) -> str:
     vs_peer, vs_floor = ratio(worker, peer), ratio(worker, floor)
     agents = _get(result, "recovery", "agents") or 0
     p99_ratio = ratio(lat0, hop99)
+    idle_ratio = ratio(lat0, idle99)
     bound = None if hop99 is None else 4 * hop99
 
     def check(ok: bool | None) -> str:
@@ -92,7 +96,8 @@ def rows(result: dict[str, Any]) -> str:
         },
     ]
     for name, label in (
-        ("bare_hop", "bare hop"),
+        ("bare_hop", "bare hop, one record at a time"),
+        ("bare_hop_loaded", "bare hop at the offered load"),
         ("latency_grace_0", "event-to-output, grace 0"),
         ("latency_grace_2", "event-to-output, grace 2 s"),
         ("latency_grace_2.beyond_hold", "grace 2 s, after the contract's release"),
@@ -110,12 +115,25 @@ def rows(result: dict[str, Any]) -> str:
             )
     table += [
         {
-            "measure": "p99 grace 0 / bare-hop p99",
+            "measure": "p99 grace 0 / bare-hop p99" + (" at the offered load" if loaded else ""),
             "value": p99_ratio,
             "unit": "x",
             "target": "<= 4x",
             "result": check(None if p99_ratio is None else p99_ratio <= 4),
         },
+        *(
+            [
+                {
+                    "measure": "p99 grace 0 / bare-hop p99 one record at a time",
+                    "value": idle_ratio,
+                    "unit": "x",
+                    "target": "(shown)",
+                    "result": check(None if idle_ratio is None else idle_ratio <= 4),
+                }
+            ]
+            if loaded
+            else []
+        ),
         {
             "measure": "p99 grace 2 s",
             "value": lat2,

@@ -337,6 +337,33 @@ def latency(args: argparse.Namespace, bootstrap: str, tmp: Path, result: dict[st
         asyncio.run(steps.bare_hop(bootstrap, hop_topic, args.hops, 120))
     )
     log(f"  {result['bare_hop']}")
+    # The same hop at the latency runs' offered load: the same events, produced and read
+    # back at the same rate by the same code, no worker in between (the floor the runs'
+    # latency is judged against; the hop above is one record at a time on a quiet machine).
+    loaded_topic = f"b.hopload.{uuid.uuid4().hex[:6]}"
+    asyncio.run(_create(bootstrap, loaded_topic, args.partitions))
+    asyncio.run(steps.prime(bootstrap, [loaded_topic]))
+    log(f"bare hop at {args.rate}/s for {args.warmup:g} + {args.duration:g} s, no worker")
+    hop_load = asyncio.run(
+        steps.offered_load(
+            bootstrap,
+            loaded_topic,
+            loaded_topic,
+            messages(
+                args.latency_agents,
+                hours_for(args.rate * (args.warmup + args.duration), args.latency_agents),
+                args.seed,
+                faults=False,
+            ),
+            per_s=args.rate,
+            duration_s=args.duration,
+            warmup_s=args.warmup,
+            drain_s=2.0,
+            id_field="event_id",
+        )
+    )
+    result["bare_hop_loaded"] = summarize_ms(hop_load["latencies_ms"])
+    log(f"  {result['bare_hop_loaded']}")
     base = POLICY.read_text()
     interval_s = 60 * int(re.search(r"(?m)^interval_minutes:\s*(\d+)", base).group(1))  # type: ignore[union-attr]
     for grace in (int(g) for g in args.graces.split(",")):
