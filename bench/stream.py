@@ -337,9 +337,15 @@ def latency(args: argparse.Namespace, bootstrap: str, tmp: Path, result: dict[st
         asyncio.run(steps.bare_hop(bootstrap, hop_topic, args.hops, 120))
     )
     log(f"  {result['bare_hop']}")
+
     # The same hop at the latency runs' offered load: the same events, produced and read
     # back at the same rate by the same code, no worker in between (the floor the runs'
     # latency is judged against; the hop above is one record at a time on a quiet machine).
+    def offered() -> Any:
+        """The events every offered load produces (the same for the hop and each worker)."""
+        hours = hours_for(args.rate * (args.warmup + args.duration), args.latency_agents)
+        return messages(args.latency_agents, hours, args.seed, faults=False)
+
     loaded_topic = f"b.hopload.{uuid.uuid4().hex[:6]}"
     asyncio.run(_create(bootstrap, loaded_topic, args.partitions))
     asyncio.run(steps.prime(bootstrap, [loaded_topic]))
@@ -349,12 +355,7 @@ def latency(args: argparse.Namespace, bootstrap: str, tmp: Path, result: dict[st
             bootstrap,
             loaded_topic,
             loaded_topic,
-            messages(
-                args.latency_agents,
-                hours_for(args.rate * (args.warmup + args.duration), args.latency_agents),
-                args.seed,
-                faults=False,
-            ),
+            offered(),
             per_s=args.rate,
             duration_s=args.duration,
             warmup_s=args.warmup,
@@ -389,12 +390,7 @@ def latency(args: argparse.Namespace, bootstrap: str, tmp: Path, result: dict[st
                     bootstrap,
                     setup.topics["input"],
                     setup.topics["segments"],
-                    messages(
-                        args.latency_agents,
-                        hours_for(args.rate * (args.warmup + args.duration), args.latency_agents),
-                        args.seed,
-                        faults=False,
-                    ),
+                    offered(),
                     per_s=args.rate,
                     duration_s=args.duration,
                     warmup_s=args.warmup,
