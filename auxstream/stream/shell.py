@@ -205,12 +205,12 @@ class Shell:
 
         At an interval boundary every logged-in agent is due at once: 50,000 agents are
         about a second of the worker's CPU (closing the interval, then storing the state)
-        and 100,000 records for the broker. Done in one go, live events queued behind that
-        work for up to 0.4 s (docs/performance.md). While the worker is caught up, it is
-        spread at ``advance_per_s`` agents a second, so silent agents' interval records
-        follow the boundary by up to agents / ``advance_per_s`` seconds; an agent's own
-        event in the meantime closes its interval at once, as always. Behind (a backlog or a
-        backfill), agents are advanced as fast as the messages allow.
+        and 100,000 records for the broker. Done as fast as possible, live events queued
+        behind that work for up to 0.23 s (docs/performance.md). While the worker is caught
+        up, it is spread at ``advance_per_s`` agents a second, so silent agents' interval
+        records follow the boundary by up to agents / ``advance_per_s`` seconds; an agent's
+        own event in the meantime closes its interval at once, as always. Behind (a backlog
+        or a backfill), agents are advanced as fast as the messages allow.
         """
         processor = self.processor
         per_s = self.settings.advance_per_s
