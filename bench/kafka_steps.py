@@ -235,8 +235,6 @@ async def offered_load(
     by_agent: dict[str, list[tuple[float, str]]] = {}
     latencies: list[float] = []
     arrivals: list[tuple[str, float]] = []
-    handed: list[float] = []
-    delivered: list[float] = []
     samples: list[tuple[float, float, float]] = []
     consumer = AIOKafkaConsumer(
         segments_topic,
@@ -260,8 +258,6 @@ async def offered_load(
                         latencies.append((now - sent) * 1000)
                         arrivals.append((end_event, now))
                         # CreateTime: when the worker handed the record to its producer
-                        handed.append((record.timestamp / 1000 - sent) * 1000)
-                        delivered.append((now - record.timestamp / 1000) * 1000)
                         samples.append((sent, record.timestamp / 1000, now))
 
     reader = asyncio.create_task(read())
@@ -308,8 +304,6 @@ async def offered_load(
         "sent": sent,
         "latencies_ms": latencies,
         "beyond_hold_ms": [(now - releases[e]) * 1000 for e, now in arrivals],
-        "handed_ms": handed,
-        "delivered_ms": delivered,
         "samples": samples,
     }
 

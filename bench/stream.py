@@ -417,8 +417,8 @@ def latency(args: argparse.Namespace, bootstrap: str, tmp: Path, result: dict[st
             with (Path(args.logs) / f"latency-{grace}.csv").open("w") as out:
                 out.writelines(f"{p:.6f},{h:.3f},{a:.6f}\n" for p, h, a in samples)
         beyond = summarize_ms(load.pop("beyond_hold_ms"))
-        handed = summarize_ms(load.pop("handed_ms"))
-        delivered = summarize_ms(load.pop("delivered_ms"))
+        handed = summarize_ms([(h - p) * 1000 for p, h, _ in samples])
+        delivered = summarize_ms([(a - h) * 1000 for _, h, a in samples])
         summary = {
             **summarize_ms(load.pop("latencies_ms")),
             **load,
